@@ -1,0 +1,236 @@
+"""Goals ("tasks"): the GUIDE's goal JSON, validated, and design constraints.
+
+    {"name": "ar-visible", "domain": "photonics", "incident": "air", "substrate": "N-BK7",
+     "materials": ["SiO2", "TiO2", {"name": "L", "n": 1.38}],
+     "max_layers": 10, "thickness_nm": [5, 500], "max_total_thickness_nm": null,
+     "targets": [{"quantity": "R", "polarization": "avg", "angle_deg": 0,
+                  "wavelength_nm": [400, 700], "points": 61,
+                  "relation": "<=", "value": 0.005, "tolerance": 0.002, "weight": 1.0}],
+     "solved_below": 1.0}
+
+Optional goal fields: ``substrate_thickness_mm`` and ``exit`` (thick incoherent substrate, as in
+a design). Target defaults: polarization "avg", angle_deg 0, points 1 for a single wavelength,
+tolerance 0.01, weight 1.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from domains.photonics import materials
+from domains.photonics.design import Design, material_json
+from domains.photonics.materials import Material
+from specialist.errors import InputError
+
+QUANTITIES = ("R", "T", "A")
+RELATIONS = ("<=", ">=", "=")
+TARGET_POLARIZATIONS = ("s", "p", "avg")
+_GOAL_KEYS = {"name", "domain", "incident", "substrate", "materials", "max_layers", "thickness_nm",
+              "max_total_thickness_nm", "targets", "solved_below", "substrate_thickness_mm", "exit",
+              "provenance"}
+_TARGET_KEYS = {"quantity", "polarization", "angle_deg", "wavelength_nm", "points", "relation",
+                "value", "tolerance", "weight"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One spectral requirement on an evenly spaced wavelength grid."""
+
+    quantity: str
+    polarization: str
+    angle_deg: float
+    wavelength_nm: tuple[float, float]
+    points: int
+    relation: str
+    value: tuple[float, ...]  # one value per grid point
+    tolerance: float
+    weight: float
+
+    def grid(self) -> np.ndarray:
+        lo, hi = self.wavelength_nm
+        return np.linspace(lo, hi, self.points)
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A validated goal; ``raw`` keeps the JSON it came from."""
+
+    name: str
+    incident: Material
+    substrate: Material
+    materials: tuple[Material, ...]
+    max_layers: int
+    thickness_nm: tuple[float, float]
+    max_total_thickness_nm: float | None
+    targets: tuple[Target, ...]
+    solved_below: float
+    substrate_thickness_mm: float | None
+    exit: Material | None
+    raw: dict
+
+    def design(self, layers: list[tuple[Material, float]]) -> Design:
+        """A design for this goal's media from (material, thickness) layers."""
+        return Design(self.incident, self.substrate, tuple(layers), self.substrate_thickness_mm,
+                      self.exit)
+
+    def violation(self, design: Design) -> str | None:
+        """Why ``design`` breaks a hard constraint of this goal, or None if it keeps them all."""
+        allowed = {m.key for m in self.materials}
+        if design.incident.key != self.incident.key or design.substrate.key != self.substrate.key:
+            return (f"incident and substrate must be the goal's ({self.incident.name}, "
+                    f"{self.substrate.name})")
+        if len(design.layers) > self.max_layers:
+            return f"{len(design.layers)} layers exceed max_layers = {self.max_layers}"
+        lo, hi = self.thickness_nm
+        for i, (m, d) in enumerate(design.layers):
+            if m.key not in allowed:
+                return (f"layers[{i}].material '{m.name}' is not among the goal's materials "
+                        f"({', '.join(x.name for x in self.materials)})")
+            if not lo <= d <= hi:
+                return f"layers[{i}].thickness_nm = {d:g} is outside [{lo:g}, {hi:g}] nm"
+        total = design.total_thickness_nm
+        if self.max_total_thickness_nm is not None and total > self.max_total_thickness_nm:
+            return f"total thickness {total:g} nm exceeds max_total_thickness_nm = {self.max_total_thickness_nm:g}"
+        return None
+
+
+def load(path: str) -> Goal:
+    """Read and validate a goal file; every problem is an InputError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            obj = json.load(fh)
+    except OSError as err:
+        raise InputError(path, "", f"cannot be read ({err.strerror})") from None
+    except json.JSONDecodeError as err:
+        raise InputError(path, "", f"is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
+    return parse(obj, path)
+
+
+def parse(obj: Any, source: str = "goal") -> Goal:
+    """Validate a goal JSON object.
+
+    Raises:
+        InputError: naming ``source`` and the offending field, with what is allowed.
+    """
+    if not isinstance(obj, dict):
+        raise InputError(source, "", "must hold a JSON object (a goal)")
+    unknown = set(obj) - _GOAL_KEYS
+    if unknown:
+        raise InputError(source, sorted(unknown)[0], f"is not a goal field; allowed: {', '.join(sorted(_GOAL_KEYS))}")
+    if obj.get("domain", "photonics") != "photonics":
+        raise InputError(source, "domain", f"is {obj['domain']!r}; this parser reads photonics goals")
+    for key in ("name", "substrate", "materials", "targets"):
+        if key not in obj:
+            raise InputError(source, key, "is missing")
+    if not isinstance(obj["name"], str) or not obj["name"]:
+        raise InputError(source, "name", "must be a non-empty string")
+    mats = obj["materials"]
+    if not isinstance(mats, list) or not mats:
+        raise InputError(source, "materials", "must be a non-empty list of material names or inline materials")
+    targets = obj["targets"]
+    if not isinstance(targets, list) or not targets:
+        raise InputError(source, "targets", "must be a non-empty list of targets")
+    thick = obj.get("substrate_thickness_mm")
+    if thick is not None and not (_number(thick) and thick > 0):
+        raise InputError(source, "substrate_thickness_mm", f"is {thick!r}; it must be a number > 0 (mm) or absent")
+    return Goal(
+        name=obj["name"],
+        incident=_lossless(materials.parse(obj.get("incident", "air"), source, "incident"), source),
+        substrate=materials.parse(obj["substrate"], source, "substrate"),
+        materials=tuple(materials.parse(m, source, f"materials[{i}]") for i, m in enumerate(mats)),
+        max_layers=_int(obj.get("max_layers", 20), source, "max_layers", 1, 200),
+        thickness_nm=_range(obj.get("thickness_nm", [0, 1000]), source, "thickness_nm", 0.0),
+        max_total_thickness_nm=_optional_positive(obj.get("max_total_thickness_nm"), source),
+        targets=tuple(_target(t, source, f"targets[{i}]") for i, t in enumerate(targets)),
+        solved_below=_positive(obj.get("solved_below", 1.0), source, "solved_below"),
+        substrate_thickness_mm=None if thick is None else float(thick),
+        exit=None if thick is None else materials.parse(obj.get("exit", "air"), source, "exit"),
+        raw=obj)
+
+
+def to_json(goal: Goal) -> dict:
+    """The goal's JSON (as given, with materials normalized)."""
+    out = dict(goal.raw)
+    out["materials"] = [material_json(m) for m in goal.materials]
+    return out
+
+
+def _target(obj: Any, source: str, where: str) -> Target:
+    if not isinstance(obj, dict):
+        raise InputError(source, where, "must be an object with quantity, wavelength_nm, relation and value")
+    unknown = set(obj) - _TARGET_KEYS
+    if unknown:
+        raise InputError(source, f"{where}.{sorted(unknown)[0]}", f"is not a target field; allowed: {', '.join(sorted(_TARGET_KEYS))}")
+    for key in ("quantity", "wavelength_nm", "relation", "value"):
+        if key not in obj:
+            raise InputError(source, f"{where}.{key}", "is missing")
+    quantity = _choice(obj["quantity"], QUANTITIES, source, f"{where}.quantity")
+    pol = _choice(obj.get("polarization", "avg"), TARGET_POLARIZATIONS, source, f"{where}.polarization")
+    relation = _choice(obj["relation"], RELATIONS, source, f"{where}.relation")
+    angle = obj.get("angle_deg", 0.0)
+    if not (_number(angle) and 0 <= angle < 90):
+        raise InputError(source, f"{where}.angle_deg", f"is {angle!r}; allowed: a number in [0, 90)")
+    wl = obj["wavelength_nm"]
+    if _number(wl):
+        wl = [wl, wl]
+    lo, hi = _range(wl, source, f"{where}.wavelength_nm", 1e-9)
+    default_points = 1 if lo == hi else 31
+    points = _int(obj.get("points", default_points), source, f"{where}.points", 1, 10000)
+    if lo == hi and points != 1:
+        raise InputError(source, f"{where}.points", f"is {points}; a single wavelength has 1 point")
+    return Target(quantity, pol, float(angle), (lo, hi), points, relation,
+                  _values(obj["value"], points, source, f"{where}.value"),
+                  _positive(obj.get("tolerance", 0.01), source, f"{where}.tolerance"),
+                  _positive(obj.get("weight", 1.0), source, f"{where}.weight"))
+
+
+def _values(value: Any, points: int, source: str, where: str) -> tuple[float, ...]:
+    if _number(value):
+        return (float(value),) * points
+    if isinstance(value, list) and len(value) == points and all(_number(v) for v in value):
+        return tuple(float(v) for v in value)
+    raise InputError(source, where, f"must be a number or a list of {points} numbers (one per point)")
+
+
+def _lossless(m: Material, source: str) -> Material:
+    if m.model["kind"] == "constant" and m.model.get("k", 0.0) > 0:
+        raise InputError(source, "incident", f"'{m.name}' absorbs (k > 0); the incident medium must be lossless")
+    return m
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _choice(x: Any, allowed: tuple[str, ...], source: str, where: str) -> str:
+    if x not in allowed:
+        raise InputError(source, where, f"is {x!r}; allowed: {', '.join(allowed)}")
+    return x
+
+
+def _int(x: Any, source: str, where: str, lo: int, hi: int) -> int:
+    if not (isinstance(x, int) and not isinstance(x, bool) and lo <= x <= hi):
+        raise InputError(source, where, f"is {x!r}; allowed: a whole number from {lo} to {hi}")
+    return x
+
+
+def _range(x: Any, source: str, where: str, lo_min: float) -> tuple[float, float]:
+    if not (isinstance(x, list) and len(x) == 2 and all(_number(v) for v in x)
+            and lo_min <= x[0] <= x[1]):
+        raise InputError(source, where, f"is {json.dumps(x)}; allowed: [lo, hi] with {lo_min:g} <= lo <= hi")
+    return float(x[0]), float(x[1])
+
+
+def _positive(x: Any, source: str, where: str) -> float:
+    if not (_number(x) and x > 0):
+        raise InputError(source, where, f"is {x!r}; allowed: a number > 0")
+    return float(x)
+
+
+def _optional_positive(x: Any, source: str) -> float | None:
+    return None if x is None else _positive(x, source, "max_total_thickness_nm")

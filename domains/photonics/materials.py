@@ -1,0 +1,149 @@
+"""The material library: complex refractive index N = n + ik of each material.
+
+Convention: N = n + ik with k >= 0 meaning absorption (fields vary as exp(i(kz - wt))). Every
+library material comes from a published dispersion formula or measured table and carries its
+reference and the wavelength range it is valid for; asking for a wavelength outside that range
+is an error, never a silent extrapolation. Inline materials ({"name", "n", "k"}) are
+non-dispersive and valid at every wavelength.
+
+The data live in ``data/materials.json``; each entry's ``model`` is one of
+  constant      {"n", "k"}
+  sellmeier1    n^2 - 1 = C1 + sum B_i L^2 / (L^2 - C_i^2)      (L in um; "C1", "terms": [[B, C], ...])
+  sellmeier2    n^2 - 1 = C1 + sum B_i L^2 / (L^2 - C_i)        (C_i already squared)
+  cauchy        n = sum_j A_j L^(-2j)                          ("coefficients": [A0, A1, ...])
+  table         n, k linearly interpolated in wavelength        ("wavelength_nm", "n", "k")
+  lorentz_drude Rakic et al. (1998): eps = 1 - f0 wp^2/(w(w + iG0)) + sum f_j wp^2/(w_j^2 - w^2 - i w G_j)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from specialist.errors import InputError
+
+_DATA = Path(__file__).with_name("data") / "materials.json"
+_HC_EV_NM = 1239.8419843320026  # photon energy [eV] times wavelength [nm]
+
+
+@dataclass(frozen=True)
+class Material:
+    """One optical material.
+
+    Attributes:
+        name: library name, or the inline material's own name.
+        reference: where the numbers come from.
+        valid_nm: (lo, hi) wavelengths in nm the data are valid for.
+        model: the dispersion model as stored in the library (see module docstring).
+    """
+
+    name: str
+    reference: str
+    valid_nm: tuple[float, float]
+    model: dict = field(compare=False, hash=False, repr=False)
+    key: str = ""  # identity used to share one index table per batch
+
+    def nk(self, wavelength_nm: np.ndarray, where: str = "") -> np.ndarray:
+        """Complex index at the given wavelengths [nm]; an InputError outside ``valid_nm``."""
+        wl = np.asarray(wavelength_nm, dtype=np.float64)
+        lo, hi = self.valid_nm
+        bad = (wl < lo) | (wl > hi) | ~np.isfinite(wl)
+        if np.any(bad):
+            raise InputError(
+                where or "material", self.name,
+                f"is defined only for {lo:g}-{hi:g} nm ({self.reference}), but "
+                f"{float(wl[bad].flat[0]):g} nm was requested")
+        return _EVALUATORS[self.model["kind"]](self.model, wl)
+
+
+def _sellmeier(model: dict, wl_nm: np.ndarray, squared: bool) -> np.ndarray:
+    lam2 = (wl_nm / 1000.0) ** 2
+    eps = 1.0 + model.get("C1", 0.0) + sum(
+        b * lam2 / (lam2 - (c if squared else c * c)) for b, c in model["terms"])
+    return np.sqrt(eps).astype(np.complex128)
+
+
+def _cauchy(model: dict, wl_nm: np.ndarray) -> np.ndarray:
+    inv2 = (wl_nm / 1000.0) ** -2
+    return sum(a * inv2 ** j for j, a in enumerate(model["coefficients"])).astype(np.complex128)
+
+
+def _table(model: dict, wl_nm: np.ndarray) -> np.ndarray:
+    x = np.asarray(model["wavelength_nm"], dtype=np.float64)
+    n = np.interp(wl_nm, x, np.asarray(model["n"], dtype=np.float64))
+    k = np.interp(wl_nm, x, np.asarray(model["k"], dtype=np.float64))
+    return n + 1j * k
+
+
+def _lorentz_drude(model: dict, wl_nm: np.ndarray) -> np.ndarray:
+    w = _HC_EV_NM / wl_nm
+    wp2 = model["omega_p_eV"] ** 2
+    f, g, w0 = model["f"], model["gamma_eV"], model["omega_eV"]
+    eps = 1.0 - f[0] * wp2 / (w * (w + 1j * g[0]))
+    for fj, gj, wj in zip(f[1:], g[1:], w0[1:]):
+        eps = eps + fj * wp2 / (wj * wj - w * w - 1j * w * gj)
+    return np.sqrt(eps.astype(np.complex128))  # principal root: k >= 0 since Im(eps) >= 0
+
+
+_EVALUATORS = {
+    "constant": lambda m, wl: np.full(wl.shape, complex(m["n"], m.get("k", 0.0))),
+    "sellmeier1": lambda m, wl: _sellmeier(m, wl, squared=False),
+    "sellmeier2": lambda m, wl: _sellmeier(m, wl, squared=True),
+    "cauchy": _cauchy,
+    "table": _table,
+    "lorentz_drude": _lorentz_drude,
+}
+
+
+@functools.lru_cache(maxsize=1)
+def library() -> dict[str, Material]:
+    """All library materials by name, loaded once."""
+    entries = json.loads(_DATA.read_text())
+    return {e["name"]: Material(e["name"], e["reference"], tuple(e["valid_nm"]), e["model"],
+                                key=f"library:{e['name']}") for e in entries}
+
+
+def inline(name: str, n: float, k: float = 0.0) -> Material:
+    """A non-dispersive material, valid at every wavelength."""
+    return Material(name, "inline (non-dispersive)", (0.0, math.inf),
+                    {"kind": "constant", "n": n, "k": k}, key=f"inline:{name}:{n!r}:{k!r}")
+
+
+def parse(spec: Any, source: str, where: str, known: dict[str, Material] | None = None) -> Material:
+    """A material from its JSON form: a library name or {"name", "n", "k"}.
+
+    ``known`` adds names defined elsewhere (a goal's inline materials), found before the library.
+
+    Raises:
+        InputError: naming ``source`` and the field ``where`` for an unknown name or a bad
+            inline material.
+    """
+    if isinstance(spec, str):
+        found = (known or {}).get(spec) or library().get(spec)
+        if found is None:
+            raise InputError(source, where, f"names unknown material '{spec}'; known materials: "
+                             f"{', '.join(sorted({**library(), **(known or {})}))}, or inline "
+                             '{"name": ..., "n": ..., "k": ...}')
+        return found
+    if isinstance(spec, dict) and isinstance(spec.get("name"), str) and "n" in spec:
+        extra = set(spec) - {"name", "n", "k"}
+        n, k = spec["n"], spec.get("k", 0.0)
+        if extra:
+            raise InputError(source, where, f"has unknown keys {sorted(extra)}; an inline "
+                             "material has only name, n and k")
+        if not (_is_number(n) and n > 0 and _is_number(k) and k >= 0):
+            raise InputError(source, where, f"has n={n!r}, k={k!r}; an inline material needs "
+                             "a finite n > 0 and a finite k >= 0")
+        return inline(spec["name"], float(n), float(k))
+    raise InputError(source, where, f"is {json.dumps(spec)}; a material is a library name or "
+                     '{"name": ..., "n": ..., "k": ...}')
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

@@ -1,0 +1,160 @@
+"""The merit of designs against a goal, batched, jitted and differentiable in the thicknesses.
+
+    merit = sqrt( sum_i w_i (violation_i / tolerance_i)^2 / sum_i w_i )
+
+over every target point i, with violation max(0, Q - value) for "<=", max(0, value - Q) for
+">=" and |Q - value| for "=". Shape legend: B designs, L layers, A angles, P target points,
+W wavelengths (the union of the targets' grids).
+
+Material indices for ``mats_BxL`` refer to the goal's material list (0 = goal.materials[0]).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from domains.photonics import solver
+from domains.photonics.design import Design
+from domains.photonics.goals import Goal
+from domains.photonics.spectra import layer_bucket
+
+_MEDIA = 3  # table rows before the goal's materials: incident, substrate, exit
+_QUANTITY = {"R": (1.0, 0.0, 0.0), "T": (0.0, 1.0, 0.0), "A": (-1.0, -1.0, 1.0)}  # Q = a R + b T + c
+
+
+class Evaluator:
+    """Scores batches of designs for one goal with one compiled function.
+
+    Args:
+        goal: the goal.
+        n_layers: padded layer count; defaults to a bucket holding ``goal.max_layers``.
+    """
+
+    def __init__(self, goal: Goal, n_layers: int | None = None):
+        self.goal = goal
+        self.n_layers = n_layers or layer_bucket(goal.max_layers)
+        self.wavelength_W = np.unique(np.concatenate([t.grid() for t in goal.targets]))
+        self.angles_A = sorted({t.angle_deg for t in goal.targets})
+        self.pols = _pols(goal)
+        media = [goal.incident, goal.substrate, goal.exit or goal.substrate]
+        self.nk_MxW = np.stack([m.nk(self.wavelength_W, goal.name) for m in media + list(goal.materials)])
+        self._points = self._point_arrays()
+        self.merit = jax.jit(self._merit)
+        self.quantities = jax.jit(self._quantities)
+        # d(sum of merits)/d(thickness): each design's gradient is its own merit's gradient.
+        self._value_and_grad = jax.jit(lambda m, d: (self._merit(m, d),
+                                                     jax.grad(lambda x: self._merit(m, x).sum())(d)))
+
+    def _point_arrays(self) -> dict[str, jnp.ndarray]:
+        rows = []
+        for t in self.goal.targets:
+            a = self.angles_A.index(t.angle_deg)
+            polw = _pol_weights(t, self.pols)
+            for w, v in zip(t.grid(), t.value):
+                rows.append((a, int(np.searchsorted(self.wavelength_W, w)), polw, _QUANTITY[t.quantity],
+                             t.relation, v, t.tolerance, t.weight))
+        a, w, polw, q, rel, v, tol, wt = zip(*rows)
+        return {"a": jnp.asarray(a), "w": jnp.asarray(w), "polw": jnp.asarray(polw),
+                "q": jnp.asarray(q), "le": jnp.asarray([r == "<=" for r in rel]),
+                "ge": jnp.asarray([r == ">=" for r in rel]), "value": jnp.asarray(v),
+                "tol": jnp.asarray(tol), "weight": jnp.asarray(wt)}
+
+    def _spectra(self, mats_BxL, d_BxL):
+        sin_A = jnp.sin(jnp.radians(jnp.asarray(self.angles_A, dtype=jnp.float64)))
+        B = mats_BxL.shape[0]
+        args = (jnp.asarray(self.nk_MxW), jnp.asarray(self.wavelength_W), sin_A, 0,
+                mats_BxL + _MEDIA, d_BxL, jnp.ones(B, jnp.int32))
+        if self.goal.substrate_thickness_mm is None:
+            return solver.coherent(*args, pols=self.pols)
+        return solver.incoherent(*args, jnp.full(B, self.goal.substrate_thickness_mm),
+                                 jnp.full(B, 2, jnp.int32), pols=self.pols)
+
+    def _quantities(self, mats_BxL, d_BxL):
+        """Q at every target point, B x P."""
+        R, T = self._spectra(mats_BxL, d_BxL)
+        p = self._points
+        r_BxP = jnp.einsum("bpk,pk->bp", R[:, p["a"], :, p["w"]].transpose(1, 0, 2), p["polw"])
+        t_BxP = jnp.einsum("bpk,pk->bp", T[:, p["a"], :, p["w"]].transpose(1, 0, 2), p["polw"])
+        return p["q"][:, 0] * r_BxP + p["q"][:, 1] * t_BxP + p["q"][:, 2]
+
+    def _violations(self, q_BxP):
+        p = self._points
+        excess = q_BxP - p["value"]
+        return jnp.where(p["le"], jnp.maximum(excess, 0.0),
+                         jnp.where(p["ge"], jnp.maximum(-excess, 0.0), jnp.abs(excess))) / p["tol"]
+
+    def _merit(self, mats_BxL, d_BxL):
+        v = self._violations(self._quantities(mats_BxL, d_BxL))
+        w = self._points["weight"]
+        return jnp.sqrt(jnp.sum(w * v * v, axis=1) / jnp.sum(w))
+
+    def value_and_grad(self, mats_BxL, d_BxL):
+        """(merit_B, dmerit/dd_BxL): each design's merit and its gradient in its thicknesses."""
+        return self._value_and_grad(mats_BxL, d_BxL)
+
+    def encode(self, designs: Sequence[Design]) -> tuple[np.ndarray, np.ndarray]:
+        """(mats_BxL, d_BxL) for designs whose materials are the goal's."""
+        index = {m.key: i for i, m in enumerate(self.goal.materials)}
+        mats = np.zeros((len(designs), self.n_layers), np.int32)
+        d = np.zeros((len(designs), self.n_layers))
+        for b, design in enumerate(designs):
+            for l, (m, t) in enumerate(design.layers):
+                mats[b, l], d[b, l] = index[m.key], t
+        return mats, d
+
+    def decode(self, mats_L: np.ndarray, d_L: np.ndarray) -> Design:
+        """A design from one row of indices and thicknesses; zero-thickness layers dropped."""
+        layers = [(self.goal.materials[int(m)], float(t)) for m, t in zip(mats_L, d_L) if t > 0]
+        return self.goal.design(layers)
+
+    def score(self, designs: Sequence[Design]) -> list[dict]:
+        """Merit and solved flag of each design, or the hard constraint it breaks."""
+        out: list[dict] = [{} for _ in designs]
+        ok = []
+        for b, design in enumerate(designs):
+            why = self.goal.violation(design)
+            out[b] = {"rejected": why} if why else {}
+            if not why:
+                ok.append(b)
+        if ok:
+            merits = np.asarray(self.merit(*map(jnp.asarray, self.encode([designs[b] for b in ok]))))
+            for b, m in zip(ok, merits):
+                out[b] = {"merit": float(m), "solved": bool(m <= self.goal.solved_below)}
+        return out
+
+    def detail(self, design: Design) -> list[dict]:
+        """Per target: its own merit term, the worst violation, and Q on its grid."""
+        mats, d = map(jnp.asarray, self.encode([design]))
+        q = np.asarray(self.quantities(mats, d))[0]
+        v = np.asarray(self._violations(q[None]))[0]
+        out, start = [], 0
+        for t in self.goal.targets:
+            sl = slice(start, start + t.points)
+            start += t.points
+            out.append({"quantity": t.quantity, "polarization": t.polarization, "angle_deg": t.angle_deg,
+                        "relation": t.relation, "wavelength_nm": t.grid().tolist(), "values": q[sl].tolist(),
+                        "merit": float(np.sqrt(np.mean(v[sl] ** 2))),
+                        "worst_violation": float(np.max(v[sl]) * t.tolerance)})
+        return out
+
+
+def _pols(goal: Goal) -> tuple[str, ...]:
+    needed = set()
+    for t in goal.targets:
+        if t.angle_deg == 0:
+            needed.add("s")  # s and p coincide at normal incidence
+        else:
+            needed |= {"s", "p"} if t.polarization == "avg" else {t.polarization}
+    return tuple(p for p in solver.POLARIZATIONS if p in needed)
+
+
+def _pol_weights(t, pols: tuple[str, ...]) -> list[float]:
+    if t.angle_deg == 0:
+        return [1.0 if p == "s" else 0.0 for p in pols]
+    if t.polarization == "avg":
+        return [0.5 for _ in pols]
+    return [1.0 if p == t.polarization else 0.0 for p in pols]
