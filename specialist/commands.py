@@ -1,0 +1,154 @@
+"""Handlers of the photonics commands: simulate, evaluate, materials, bench."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from specialist.cli import emit, read_json, wavelengths
+from specialist.errors import InputError
+
+_console = Console()
+
+
+def _json_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+# --- simulate --------------------------------------------------------------------------------
+
+def _simulate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("design", metavar="DESIGN.json", help="a design, or a JSON list of designs (one batch)")
+    p.add_argument("--wavelengths", default="400:700:301", help="start:stop:count in nm (default 400:700:301)")
+    p.add_argument("--angle", type=float, default=0.0, help="angle of incidence in degrees, in [0, 90) (default 0)")
+    p.add_argument("--polarization", default="avg", choices=("s", "p", "avg"), help="default avg")
+    _json_flag(p)
+
+
+def simulate(args: argparse.Namespace) -> int:
+    from domains.photonics import design, spectra
+
+    obj = read_json(args.design)
+    many = isinstance(obj, list)
+    items = obj if many else [obj]
+    if not items:
+        raise InputError(args.design, "", "holds an empty list; give a design or a non-empty list of designs")
+    if not 0 <= args.angle < 90:
+        raise InputError("--angle", "", f"is {args.angle:g}; allowed: degrees in [0, 90)")
+    sources = [f"{args.design}[{i}]" if many else args.design for i in range(len(items))]
+    designs = [design.parse(o, s) for o, s in zip(items, sources)]
+    wl = wavelengths(args.wavelengths)
+    out = spectra.simulate(designs, wl, [args.angle], args.polarization, sources)
+    docs = [{"wavelength_nm": wl.tolist(), **{q: out[q][b, 0].tolist() for q in ("R", "T", "A")}}
+            for b in range(len(designs))]
+    emit(args, docs if many else docs[0], lambda d: _render_spectra(docs, sources))
+    return 0
+
+
+def _render_spectra(docs: list[dict], sources: list[str]) -> None:
+    for doc, source in zip(docs, sources):
+        table = Table(title=source)
+        for col in ("wavelength nm", "R", "T", "A"):
+            table.add_column(col, justify="right")
+        wl = doc["wavelength_nm"]
+        for i in np.unique(np.linspace(0, len(wl) - 1, min(len(wl), 15)).round().astype(int)):
+            table.add_row(f"{wl[i]:.1f}", *(f"{doc[q][i]:.6f}" for q in ("R", "T", "A")))
+        _console.print(table)
+        _console.print(f"mean R {np.mean(doc['R']):.6f}  mean T {np.mean(doc['T']):.6f}  "
+                       f"mean A {np.mean(doc['A']):.6f} over {len(wl)} wavelengths")
+
+
+# --- evaluate --------------------------------------------------------------------------------
+
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("goal", metavar="GOAL.json")
+    p.add_argument("design", metavar="DESIGN.json")
+    _json_flag(p)
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from domains.photonics import design, goals, merit
+
+    goal = goals.parse(read_json(args.goal), args.goal)
+    known = {m.name: m for m in goal.materials if not m.key.startswith("library:")}
+    d = design.parse(read_json(args.design), args.design, known)
+    why = goal.violation(d)
+    if why:
+        doc = {"merit": None, "solved": False, "rejected": why, "targets": []}
+    else:
+        ev = merit.Evaluator(goal)
+        score = ev.score([d])[0]
+        doc = {"merit": score["merit"], "solved": score["solved"], "rejected": None,
+               "targets": ev.detail(d)}
+    emit(args, doc, _render_evaluation)
+    return 1 if why else 0
+
+
+def _render_evaluation(doc: dict) -> None:
+    if doc["rejected"]:
+        _console.print(f"[red]rejected[/red]: {doc['rejected']}")
+        return
+    table = Table(title=f"merit {doc['merit']:.6g} — {'solved' if doc['solved'] else 'not solved'}")
+    for col in ("target", "angle", "pol", "range nm", "merit term", "worst violation"):
+        table.add_column(col, justify="right")
+    for t in doc["targets"]:
+        wl = t["wavelength_nm"]
+        table.add_row(f"{t['quantity']} {t['relation']}", f"{t['angle_deg']:g}", t["polarization"],
+                      f"{wl[0]:g}-{wl[-1]:g}", f"{t['merit']:.4g}", f"{t['worst_violation']:.4g}")
+    _console.print(table)
+
+
+# --- materials -------------------------------------------------------------------------------
+
+def _materials_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", nargs="?", metavar="NAME", help="a library material; without it, the list")
+    p.add_argument("--wavelengths", default="400:700:31", help="start:stop:count in nm (default 400:700:31)")
+    _json_flag(p)
+
+
+def materials(args: argparse.Namespace) -> int:
+    from domains.photonics import materials as lib
+
+    if args.name is None:
+        docs = [{"name": m.name, "reference": m.reference, "valid_nm": list(m.valid_nm)}
+                for m in lib.library().values()]
+        emit(args, docs, _render_library)
+        return 0
+    m = lib.parse(args.name, "materials", "NAME")
+    wl = wavelengths(args.wavelengths)
+    nk = m.nk(wl, "--wavelengths")
+    doc = {"name": m.name, "reference": m.reference, "valid_nm": list(m.valid_nm),
+           "wavelength_nm": wl.tolist(), "n": nk.real.tolist(), "k": nk.imag.tolist()}
+    emit(args, doc, _render_material)
+    return 0
+
+
+def _render_library(docs: list[dict]) -> None:
+    table = Table(title="material library (N = n + ik, k >= 0 absorbs)")
+    for col in ("name", "valid nm", "reference"):
+        table.add_column(col)
+    for d in docs:
+        table.add_row(d["name"], f"{d['valid_nm'][0]:g}-{d['valid_nm'][1]:g}", d["reference"])
+    _console.print(table)
+
+
+def _render_material(doc: dict) -> None:
+    table = Table(title=f"{doc['name']}: {doc['reference']}")
+    for col in ("wavelength nm", "n", "k"):
+        table.add_column(col, justify="right")
+    for w, n, k in zip(doc["wavelength_nm"], doc["n"], doc["k"]):
+        table.add_row(f"{w:.1f}", f"{n:.5f}", f"{k:.5g}")
+    _console.print(table)
+
+
+COMMANDS = {
+    "simulate": ("R, T and A of a design (or a list of designs, computed as one batch)",
+                 _simulate_args, simulate),
+    "evaluate": ("merit of a design against a goal, solved or not, per-target detail",
+                 _evaluate_args, evaluate),
+    "materials": ("the material library, or n and k of one material with its source",
+                  _materials_args, materials),
+}
