@@ -8,6 +8,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from specialist import bench
 from specialist.cli import emit, read_json, wavelengths
 from specialist.errors import InputError
 
@@ -151,4 +152,6 @@ COMMANDS = {
                  _evaluate_args, evaluate),
     "materials": ("the material library, or n and k of one material with its source",
                   _materials_args, materials),
+    "bench": ("per-goal optimizers on goals at several evaluation budgets: solve rate, median merit",
+              lambda p: bench.add_args(p), lambda a: bench.run(a)),
 }

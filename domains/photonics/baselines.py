@@ -79,9 +79,21 @@ class Budgeted:
         return tuple(np.asarray(o) for o in out) if isinstance(out, tuple) else np.asarray(out)
 
     def _track(self, mats, d, merits):
+        merits = np.where(self._valid(d), merits, np.inf)  # only designs keeping every constraint
         if len(merits) and np.min(merits) < self.best.merit:
             i = int(np.argmin(merits))
             self.best = Result(mats[i].copy(), d[i].copy(), float(merits[i]), 0)
+
+
+    def _valid(self, d_BxL: np.ndarray) -> np.ndarray:
+        goal = self.ev.goal
+        lo, hi = goal.thickness_nm
+        present = d_BxL > 0
+        ok = np.all(~present | ((d_BxL >= lo) & (d_BxL <= hi)), axis=1)
+        ok &= present.sum(axis=1) <= goal.max_layers
+        if goal.max_total_thickness_nm is not None:
+            ok &= d_BxL.sum(axis=1) <= goal.max_total_thickness_nm
+        return ok
 
 
 def run(method: str, evaluator: Evaluator, budget: int, seed: int = 0) -> Result:
@@ -119,7 +131,8 @@ def _repair(goal, m, d):
     """Scale stacks over the total-thickness limit down, dropping layers that fall below lo."""
     if goal.max_total_thickness_nm is not None:
         total = d.sum(axis=1, keepdims=True)
-        scale = np.minimum(1.0, goal.max_total_thickness_nm / np.maximum(total, 1e-12))
+        # A hair under the limit, so rounding in the rescaled sum never crosses it.
+        scale = np.minimum(1.0, goal.max_total_thickness_nm * (1 - 1e-12) / np.maximum(total, 1e-12))
         d = d * scale
         d = np.where(d < goal.thickness_nm[0], 0.0, d)
     return m, d

@@ -19,7 +19,7 @@ _NEEDLE_CANDIDATES = 64
 def _project(d, mask, lo, hi, total_max):
     """Keep present layers in [lo, hi] and the stack under the total-thickness limit."""
     d = jnp.where(mask, jnp.clip(d, lo, hi), 0.0)
-    scale = jnp.minimum(1.0, total_max / jnp.maximum(d.sum(axis=1, keepdims=True), 1e-12))
+    scale = jnp.minimum(1.0, total_max * (1 - 1e-12) / jnp.maximum(d.sum(axis=1, keepdims=True), 1e-12))
     return jnp.where(mask, jnp.maximum(d * scale, lo), 0.0)
 
 
