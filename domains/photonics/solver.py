@@ -75,9 +75,14 @@ def sincos(x):
     return sin, cos
 
 
+# Cap on Im(delta) of one layer, as tmm does: beyond it the layer passes less than e^-35 of the
+# field amplitude, so R changes by < e^-70 relative, while exp(Im delta) would overflow past ~709.
+_MAX_DECAY = 35.0
+
+
 def _cos_sin(delta):
     """cos and sin of a complex phase from one exp and one real sincos."""
-    a, b = jnp.real(delta), jnp.imag(delta)
+    a, b = jnp.real(delta), jnp.minimum(jnp.imag(delta), _MAX_DECAY)
     eb = jnp.exp(b)
     emb = 1.0 / eb
     ch, sh = 0.5 * (eb + emb), 0.5 * (eb - emb)
@@ -107,11 +112,16 @@ def _propagate(phase_MxAxW, eta, mats_BxL, d_BxL, sub_B, pols):
 
 
 def _rt(eta0, b, c, eta_out):
-    """Power reflectance and transmittance from the stack vector [B; C]."""
+    """Power reflectance, transmittance and 1 - R from the stack vector [B; C].
+
+    1 - R = 4 Re(eta0 B conj(C)) / |eta0 B + C|^2 is computed directly, without the cancellation
+    of 1 - |r|^2 when R is within rounding of 1 (light trapped in a thick substrate).
+    """
     den = eta0 * b + c
+    den2 = jnp.abs(den) ** 2
     r = (eta0 * b - c) / den
     t_num = 4 * jnp.real(eta0) * jnp.real(eta_out)
-    return jnp.abs(r) ** 2, t_num / jnp.abs(den) ** 2
+    return jnp.abs(r) ** 2, t_num / den2, 4 * jnp.real(eta0 * b * jnp.conj(c)) / den2
 
 
 def coherent(nk_MxW, wavelength_W, sin_A, inc, mats_BxL, d_BxL, sub_B, pols=POLARIZATIONS):
@@ -132,7 +142,7 @@ def coherent(nk_MxW, wavelength_W, sin_A, inc, mats_BxL, d_BxL, sub_B, pols=POLA
     """
     _, phase, eta = _tables(nk_MxW, wavelength_W, sin_A, inc)
     vec = _propagate(phase, eta, mats_BxL, d_BxL, sub_B, pols)
-    out = [_rt(eta[p][inc][None], *vec[p], eta[p][sub_B]) for p in pols]
+    out = [_rt(eta[p][inc][None], *vec[p], eta[p][sub_B])[:2] for p in pols]
     return jnp.stack([o[0] for o in out], axis=2), jnp.stack([o[1] for o in out], axis=2)
 
 
@@ -149,17 +159,19 @@ def incoherent(nk_MxW, wavelength_W, sin_A, inc, mats_BxL, d_BxL, sub_B, sub_mm_
     front = _propagate(phase, eta, mats_BxL, d_BxL, sub_B, pols)
     back = _propagate(phase, eta, mats_BxL[:, ::-1], d_BxL[:, ::-1],
                       jnp.full_like(sub_B, inc), pols)
-    atten = jnp.exp(-4 * jnp.pi * jnp.imag(kz[sub_B]) * (sub_mm_B * 1e6)[:, None, None]
-                    / wavelength_W)
+    alpha = 2 * jnp.pi * jnp.imag(kz[sub_B]) * (sub_mm_B * 1e6)[:, None, None] / wavelength_W
+    atten = jnp.exp(-2 * alpha)
     r_out, t_out = [], []
     for p in pols:
         e_inc, e_sub, e_exit = eta[p][inc][None], eta[p][sub_B], eta[p][exit_B]
-        r1, t1 = _rt(e_inc, *front[p], e_sub)
-        r1b, t1b = _rt(e_sub, *back[p], e_inc)
-        r2, t2 = _rt(e_sub, jnp.ones_like(e_exit), e_exit, e_exit)
-        loop = 1.0 - r1b * r2 * atten ** 2
-        r_out.append(r1 + t1 * t1b * r2 * atten ** 2 / loop)
-        t_out.append(t1 * t2 * atten / loop)
+        r1, t1, _ = _rt(e_inc, *front[p], e_sub)
+        r1b, t1b, leak1b = _rt(e_sub, *back[p], e_inc)
+        r2, t2, leak2 = _rt(e_sub, jnp.ones_like(e_exit), e_exit, e_exit)
+        # 1 - R1' R2 P^2 as a sum of non-negative terms: exact when light is trapped (R1', R2 ~ 1).
+        loop = leak1b + r1b * (leak2 - r2 * jnp.expm1(-4 * alpha))
+        safe = jnp.where(loop > 0, loop, 1.0)  # loop = 0 only if nothing enters the substrate
+        r_out.append(r1 + jnp.where(loop > 0, t1 * t1b * r2 * atten ** 2 / safe, 0.0))
+        t_out.append(jnp.where(loop > 0, t1 * t2 * atten / safe, 0.0))
     return jnp.stack(r_out, axis=2), jnp.stack(t_out, axis=2)
 
 
