@@ -127,6 +127,26 @@ def decode(ev: Evaluator, x_BxG: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _pad(ev, *_repair(goal, m, d))
 
 
+def encode(ev: Evaluator, mats_BxL: np.ndarray, d_BxL: np.ndarray) -> np.ndarray:
+    """Genes in [0, 1] that ``decode`` maps back to the given designs (extra layers cut)."""
+    goal, L = ev.goal, ev.goal.max_layers
+    n_mat = len(goal.materials)
+    lo, hi = goal.thickness_nm
+    x = np.zeros((len(d_BxL), _genes(ev)))
+    for b, (mats, ds) in enumerate(zip(mats_BxL, d_BxL)):
+        slot = 0
+        for m, t in zip(mats[ds > 0], ds[ds > 0]):
+            if n_mat <= 2 and slot % n_mat != m:
+                slot += 1  # leave this slot empty so the alternation lands on material m
+            if slot >= L:
+                break
+            x[b, slot] = _DROP + (1 - _DROP) * ((t - lo) / (hi - lo) if hi > lo else 0.0)
+            if n_mat > 2:
+                x[b, L + slot] = (m + 0.5) / n_mat
+            slot += 1
+    return x
+
+
 def _repair(goal, m, d):
     """Scale stacks over the total-thickness limit down, dropping layers that fall below lo."""
     if goal.max_total_thickness_nm is not None:
@@ -169,8 +189,12 @@ def _de(scorer: Budgeted, rng: np.random.Generator) -> None:
     def objective(x_GxN):  # scipy's vectorized form: one column per candidate
         return scorer.merit(*decode(scorer.ev, x_GxN.T))
 
+    # A careful user seeds part of the population with quarter-wave stacks.
+    init = rng.random((popsize * G, G))
+    n_qw = len(init) // 4
+    init[:n_qw] = encode(scorer.ev, *_quarter_wave_starts(scorer.ev, n_qw, rng))
     differential_evolution(objective, [(0.0, 1.0)] * G, popsize=popsize, vectorized=True,
-                           updating="deferred", polish=False, init="latinhypercube", tol=0,
+                           updating="deferred", polish=False, init=init, tol=0,
                            maxiter=10 ** 6, rng=rng, callback=lambda *a, **k: scorer.left <= 0)
 
 
@@ -179,8 +203,13 @@ def _cmaes(scorer: Budgeted, rng: np.random.Generator) -> None:
 
     G = _genes(scorer.ev)
     popsize = 4 + int(3 * np.log(G))
+    restart = 0
     while scorer.left >= popsize:  # IPOP restarts: double the population each time
-        es = cma.CMAEvolutionStrategy(rng.random(G), 0.3, {
+        # Even restarts start from a quarter-wave stack, odd ones from a random point.
+        x0 = (encode(scorer.ev, *_quarter_wave_starts(scorer.ev, 1, rng))[0] if restart % 2 == 0
+              else rng.random(G))
+        restart += 1
+        es = cma.CMAEvolutionStrategy(x0, 0.15 if restart % 2 else 0.3, {
             "bounds": [0, 1], "popsize": popsize, "seed": int(rng.integers(1, 2 ** 31)),
             "verbose": -9, "tolfun": 1e-9, "tolx": 1e-7})
         while not es.stop() and scorer.left >= popsize:
@@ -199,7 +228,11 @@ def _gradient(scorer: Budgeted, rng: np.random.Generator) -> None:
     ev = scorer.ev
     starts = max(1, min(8, scorer.budget // (GRADIENT_COST * 100)))
     steps = max(1, min(40, (scorer.left // 3) // (GRADIENT_COST * starts)))
-    adam_refine(scorer, *_thin_starts(ev, starts, rng), steps)
+    n_qw = starts // 2 if starts > 1 else int(rng.integers(0, 2))
+    mats, d = _thin_starts(ev, starts, rng)
+    qw = _quarter_wave_starts(ev, n_qw, rng)
+    mats[:n_qw], d[:n_qw] = qw
+    adam_refine(scorer, mats, d, steps)
     rank = 0  # after a needle that did not help, try the next-best candidate
     while scorer.left >= GRADIENT_COST:
         before = scorer.best.merit
@@ -220,6 +253,28 @@ def _thin_starts(ev: Evaluator, n: int, rng: np.random.Generator):
         mats[b, :k] = rng.integers(0, len(ev.goal.materials), k)
         d[b, :k] = rng.uniform(max(lo, 20.0), min(hi, 200.0) if hi > max(lo, 20.0) else hi, k)
     return mats, np.clip(d, 0, hi)
+
+
+def _quarter_wave_starts(ev: Evaluator, n: int, rng: np.random.Generator):
+    """Alternating highest/lowest-index quarter-wave stacks at random reference wavelengths in
+    the goal's range: the classical starting point of a coating designer."""
+    goal, L = ev.goal, ev.goal.max_layers
+    wl = ev.wavelength_W
+    lo, hi = goal.thickness_nm
+    angle = np.radians(np.mean([t.angle_deg for t in goal.targets]))
+    mats = np.zeros((n, ev.n_layers), np.int32)
+    d = np.zeros((n, ev.n_layers))
+    for b in range(n):
+        w = int(rng.integers(0, len(wl)))
+        n_mat = np.real(ev.nk_MxW[3:, w])  # rows after incident, substrate, exit
+        beta = np.real(ev.nk_MxW[0, w]) * np.sin(angle)
+        pair = (int(np.argmax(n_mat)), int(np.argmin(n_mat)))
+        k = int(rng.integers(max(1, L // 2), L + 1))
+        first = int(rng.integers(0, 2))
+        order = np.array([pair[(first + i) % 2] for i in range(k)])
+        kz = np.sqrt(np.maximum(n_mat[order] ** 2 - beta ** 2, 1e-6))
+        mats[b, :k], d[b, :k] = order, np.clip(wl[w] / (4 * kz), lo, hi)
+    return _repair(goal, mats, d)
 
 
 def _perturb(ev: Evaluator, best: Result, rng: np.random.Generator):
