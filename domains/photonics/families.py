@@ -4,31 +4,34 @@ Each family is a kind of coating a lab asks for. ``generate(family, seed)`` draw
 that kind, in the GUIDE's goal JSON, from ``numpy.random.default_rng([seed, family index])``:
 
 =============== ===========================================================================
-ar_narrow       R <= 0.001-0.005 (tol 0.002) at one wavelength or a 10-40 nm band, 2-4 layers
-ar_broad        R <= 0.005 (0.01 beyond a 1.55 ratio; tol 0.002-0.003) over lo 400-480 nm to
-                hi = 1.35-1.75 x lo, 4-8 layers (6-8 when wide)
-ar_angles       R <= 0.005 (0.01 at 45 deg; tol 0.003) over a 40-200 nm band at 2-3 of
-                0/15/30/45 deg, 4-8 layers
-high_reflector  R >= 0.99 or 0.995 (tol 0.005) over 30-60 % of the quarter-wave stop band
-                around 450-900 nm; layers = quarter-wave count + 2-6, within 10-30
-longpass        T <= 0.01-0.02 (tol 0.01) on a blocking band of 40-70 % of the stop band below
-                an edge at 520-800 nm, T >= 0.9-0.95 (tol 0.03) on 80-200 nm above it, a gap
-                of 5-9 % of the edge between; 12-30 layers
+ar_narrow       R <= 0.001-0.005 (tol 0.002) at one wavelength in 450-950 nm or a 10-40 nm
+                band around it; 2-4 layers
+ar_broad        R <= 0.005 (tol 0.002; 0.01 with tol 0.003 beyond a 1.6 ratio) from lo =
+                400-480 nm to 1.35-1.85 x lo (at most 1000 nm); 4-8 layers (6-8 when wide)
+ar_angles       R <= 0.005 (0.01 at 45 deg; tol 0.003) over a 40-200 nm band centred at
+                500-850 nm, at 2-3 of 0/15/30/45 deg; 4-8 layers
+high_reflector  R >= 0.99 or 0.995 (tol 0.005) over 40-75 % of the quarter-wave stop band
+                around 450-900 nm; layers = quarter-wave count + 1-5, within 10-30
+longpass        T <= 0.01-0.02 (tol 0.01) on a blocking band 50-80 % of the stop band wide
+                below an edge at 520-800 nm, T >= 0.9-0.95 (tol 0.03) on 80-200 nm above it,
+                a gap of 4-8 % of the edge between; 12-30 layers
 shortpass       longpass mirrored: pass below the edge, block above it
-dichroic45      at 45 deg (avg, s or p) R >= 0.95 (tol 0.02) on one side of the edge, T >= 0.9
-                (tol 0.03) on the other, gap 8-12 %; 12-30 layers
-bandpass        T >= 0.8 (tol 0.05) in a 0.8-2 % band at 500-850 nm, T <= 0.05 (tol 0.02)
-                on both sides (gap 1.5-2.5 x the band) out to 0.42 x the stop band; 16-30 layers
+dichroic45      at 45 deg (avg, s or p): R >= 0.95 (tol 0.02) on one side of the edge, T >= 0.9
+                (tol 0.03) on the other, gap 6-10 %; 12-30 layers
+bandpass        T >= 0.85 (tol 0.05) in a 0.8-2 % band at 500-850 nm, T <= 0.05 (tol 0.02) on
+                both sides (gap 1.2-2.2 x the band) out to 0.42 x the stop band; 16-30 layers
 notch           T <= 0.02 (tol 0.01) on 30-60 % of the stop band around 540-720 nm, T >= 0.9
-                (tol 0.03) on 60-150 nm on each side beyond the stop band; 12-30 layers
-beamsplitter50  R = 0.5 +- 0.02-0.03 over a 40-200 nm band, at 0 deg or 45 deg (avg/s/p), 4-12 layers
-curve_gaussian  R (baseline 0.02-0.08, peak +0.3-0.7) or T (baseline 0.5-0.65, peak
-                +0.2-0.3) = a Gaussian of sigma 8-15 % of a 200-400 nm span; '=' tol 0.02; 12-24 layers
-curve_sigmoid   R or T = a sigmoid edge from 0.02-0.08 to 0.85-0.95 (scale 1-2.5 % of the edge),
-                with the reflecting side 40-60 % of the stop band long; '=' tol 0.02; 12-30 layers
-curve_hidden    R (0 deg) and maybe also R or T at 30/45 deg = the exact spectrum of a random
-                hidden design of the goal's materials (kept in ``provenance``), so merit 0 is
-                reachable; '=' tol 0.02; 4-16 layers
+                (tol 0.03) over 60-150 nm on each side, 4-8 % beyond the stop band; 12-30 layers
+beamsplitter50  R = 0.5 (tol 0.02 or 0.03) over a 60-300 nm band centred at 450-850 nm, at
+                0 deg or 45 deg (avg, s or p); 4-12 layers
+curve_gaussian  R (baseline 0.02-0.08, peak +0.3-0.7) or T (baseline 0.5-0.65, peak +0.2-0.3)
+                = a Gaussian of sigma 8-15 % of a 200-400 nm span; '=' tol 0.02; 12-24 layers
+curve_sigmoid   R or T = a sigmoid edge from 0.02-0.08 to 0.85-0.95 (scale 1-2.5 % of the
+                edge at 520-780 nm), the reflecting side 40-60 % of the stop band long;
+                '=' tol 0.02; 12-30 layers
+curve_hidden    R at 0 deg over 150-400 nm (and, half the time, R or T at 30 or 45 deg) = the
+                exact spectrum of a random hidden design of the goal's materials, kept in
+                ``provenance``, so merit 0 is reachable; '=' tol 0.02; 4-16 layers
 =============== ===========================================================================
 
 Every goal uses an air incident medium, a substrate of N-BK7, SiO2 or inline glass (n = 1.52),
@@ -172,6 +175,10 @@ def _pick(rng: np.random.Generator, options: tuple) -> Any:
     return dict(choice) if isinstance(choice, dict) else choice
 
 
+def _substrate(rng: np.random.Generator) -> Any:
+    return _pick(rng, _SUBSTRATES)
+
+
 def _materials(rng: np.random.Generator, count: int, contrast: bool = True) -> list:
     """``count`` materials: a high-index one, a low-index one, then others.
 
@@ -257,8 +264,8 @@ def _ar_narrow(rng: np.random.Generator) -> dict:
 
 def _ar_broad(rng: np.random.Generator) -> dict:
     sub, mats = _substrate(rng), _materials(rng, _i(rng, 2, 4), contrast=False)
-    lo, ratio = _u(rng, 400, 480), float(rng.uniform(1.35, 1.75))
-    wide = ratio > 1.55
+    lo, ratio = _u(rng, 400, 480), float(rng.uniform(1.35, 1.85))
+    wide = ratio > 1.6
     target = _target("R", (lo, lo * ratio), "<=", 0.01 if wide else 0.005,
                      0.003 if wide else 0.002, _i(rng, 31, 61))
     return _body(sub, mats, _i(rng, 6 if wide else 4, 8), [target])
@@ -273,17 +280,13 @@ def _ar_angles(rng: np.random.Generator) -> dict:
     return _body(sub, mats, _i(rng, 4, 8), targets)
 
 
-def _substrate(rng: np.random.Generator) -> Any:
-    return _pick(rng, _SUBSTRATES)
-
-
 # --- reflectors and filters ------------------------------------------------------------------
 
 def _high_reflector(rng: np.random.Generator) -> dict:
     sub, mats = _substrate(rng), _materials(rng, _i(rng, 2, 3))
     center, value = _u(rng, 450, 900), _pick(rng, (0.99, 0.995))
-    half = _stopband(mats, center) / 2 * rng.uniform(0.3, 0.6)
-    layers = _qw_layers(mats, sub, center, 1 - (1 - value) / 4) + _i(rng, 2, 6)
+    half = _stopband(mats, center) / 2 * rng.uniform(0.4, 0.75)
+    layers = _qw_layers(mats, sub, center, 1 - (1 - value) / 4) + _i(rng, 1, 5)
     target = _target("R", _band(center, half), ">=", value, 0.005, _i(rng, 31, 61))
     return _body(sub, mats, max(layers, 10), [target])
 
@@ -293,31 +296,32 @@ def _edge_bands(rng: np.random.Generator, mats: list, long_pass: bool, gap: tupl
     """(edge, blocking band, passing band) of an edge filter; the blocking band fits the stop band."""
     edge = _u(rng, 520, 800)
     half_gap = edge * rng.uniform(*gap) / 2
-    block = edge * _stopband(mats, edge, angle, pol) * rng.uniform(0.4, 0.7)
+    block = edge * _stopband(mats, edge, angle, pol) * rng.uniform(0.5, 0.8)
     width = rng.uniform(80, 200)
+    below, above = edge - half_gap, edge + half_gap
     if long_pass:
-        return edge, (edge - half_gap - block, edge - half_gap), (edge + half_gap, edge + half_gap + width)
-    return edge, (edge + half_gap, edge + half_gap + block), (edge - half_gap - width, edge - half_gap)
+        return edge, (below - block, below), (above, above + width)
+    return edge, (above, above + block), (below - width, below)
 
 
 def _edge_filter(rng: np.random.Generator, long_pass: bool) -> dict:
     sub, mats = _substrate(rng), _materials(rng, _i(rng, 2, 3))
-    edge, block, passing = _edge_bands(rng, mats, long_pass, (0.05, 0.09), 0.0, "s")
+    edge, block, passing = _edge_bands(rng, mats, long_pass, (0.04, 0.08), 0.0, "s")
     points = _i(rng, 31, 51)
     targets = [_target("T", block, "<=", _pick(rng, (0.01, 0.02)), 0.01, points),
                _target("T", passing, ">=", _pick(rng, (0.9, 0.95)), 0.03, points)]
-    layers = _qw_layers(mats, sub, edge, 0.999) + _i(rng, 4, 10)
+    layers = _qw_layers(mats, sub, edge, 0.999) + _i(rng, 2, 8)
     return _body(sub, mats, max(layers, 12), targets)
 
 
 def _dichroic45(rng: np.random.Generator) -> dict:
     sub, mats = _substrate(rng), _materials(rng, _i(rng, 2, 3))
     pol, long_pass = _pick(rng, ("avg", "s", "p")), bool(rng.random() < 0.5)
-    edge, block, passing = _edge_bands(rng, mats, long_pass, (0.08, 0.12), 45.0, pol)
+    edge, block, passing = _edge_bands(rng, mats, long_pass, (0.06, 0.1), 45.0, pol)
     points = _i(rng, 31, 51)
     targets = [_target("R", block, ">=", 0.95, 0.02, points, 45.0, pol),
                _target("T", passing, ">=", 0.9, 0.03, points, 45.0, pol)]
-    layers = _qw_layers(mats, sub, edge, 0.995, 45.0, pol) + _i(rng, 4, 10)
+    layers = _qw_layers(mats, sub, edge, 0.995, 45.0, pol) + _i(rng, 2, 8)
     return _body(sub, mats, max(layers, 12), targets)
 
 
@@ -326,10 +330,10 @@ def _bandpass(rng: np.random.Generator) -> dict:
     c = _u(rng, 500, 850)
     room = 0.42 * _stopband(mats, c) * c  # the blocking bands end inside the mirrors' stop band
     half = c * rng.uniform(0.004, 0.01)
-    gap = 2 * half * rng.uniform(1.5, 2.5)
+    gap = 2 * half * rng.uniform(1.2, 2.2)
     scale = min(1.0, (room - 0.02 * c) / (half + gap))
     half, gap, points = half * scale, gap * scale, _i(rng, 21, 31)
-    targets = [_target("T", (c - half, c + half), ">=", 0.8, 0.05, points),
+    targets = [_target("T", (c - half, c + half), ">=", 0.85, 0.05, points),
                _target("T", (c - room, c - half - gap), "<=", 0.05, 0.02, points),
                _target("T", (c + half + gap, c + room), "<=", 0.05, 0.02, points)]
     layers = 2 * _qw_layers(mats, sub, c, 0.98) + _i(rng, 2, 6)
@@ -340,13 +344,13 @@ def _notch(rng: np.random.Generator) -> dict:
     sub, mats = _substrate(rng), _materials(rng, _i(rng, 2, 3))
     c = _u(rng, 540, 720)
     f = _stopband(mats, c)
-    inner = f / 2 + rng.uniform(0.05, 0.09)  # the passing bands start beyond the stop band
+    inner = f / 2 + rng.uniform(0.04, 0.08)  # the passing bands start beyond the stop band
     left, right = c / (1 + inner), c / (1 - inner)
     points = _i(rng, 31, 51)
     targets = [_target("T", _band(c, f / 2 * rng.uniform(0.3, 0.6)), "<=", 0.02, 0.01, points),
                _target("T", (left - rng.uniform(60, 150), left), ">=", 0.9, 0.03, points),
                _target("T", (right, right + rng.uniform(60, 150)), ">=", 0.9, 0.03, points)]
-    layers = _qw_layers(mats, sub, c, 0.99) + _i(rng, 4, 10)
+    layers = _qw_layers(mats, sub, c, 0.99) + _i(rng, 2, 8)
     return _body(sub, mats, max(layers, 12), targets)
 
 
@@ -354,7 +358,7 @@ def _beamsplitter50(rng: np.random.Generator) -> dict:
     sub, mats = _substrate(rng), _materials(rng, _i(rng, 2, 3), contrast=False)
     angle = _pick(rng, (0.0, 45.0))
     pol = "avg" if angle == 0 else _pick(rng, ("avg", "s", "p"))
-    center, half = _u(rng, 450, 900), _u(rng, 20, 100)
+    center, half = _u(rng, 450, 850), _u(rng, 30, 150)
     target = _target("R", (center - half, center + half), "=", 0.5, _pick(rng, (0.02, 0.03)),
                      _i(rng, 31, 61), angle, pol)
     return _body(sub, mats, _i(rng, 4, 12), [target])
