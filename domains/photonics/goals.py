@@ -99,18 +99,6 @@ class Goal:
         return None
 
 
-def load(path: str) -> Goal:
-    """Read and validate a goal file; every problem is an InputError naming the file."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            obj = json.load(fh)
-    except OSError as err:
-        raise InputError(path, "", f"cannot be read ({err.strerror})") from None
-    except json.JSONDecodeError as err:
-        raise InputError(path, "", f"is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
-    return parse(obj, path)
-
-
 def parse(obj: Any, source: str = "goal") -> Goal:
     """Validate a goal JSON object.
 
