@@ -1,0 +1,134 @@
+"""Photonics as a specialist domain: thin-film coatings for a goal spectrum.
+
+Tokens: a design is (material, thickness bin) per layer from the incident side, then END.
+Material tokens index the goal's material list (first K_MAX materials); thickness bins split the
+goal's [lo, hi] thickness range into N_BINS equal bins, decoded at their centres.
+
+Conditioning (float32, COND_DIM): on a fixed grid of GRID_POINTS wavelengths over GRID_NM, for
+each quantity (R, T, A) and angle bucket (normal, oblique), four channels: presence of a "<=",
+">=" and "=" target and its value; then n and k of each material slot and n of the substrate at
+five reference wavelengths; then max_layers, the thickness range, the oblique angle and the
+number of materials, each scaled to about [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Sequence
+
+import numpy as np
+
+from domains.photonics import baselines, design as design_mod, families, goals as goals_mod, merit
+from domains.photonics.refine import adam_refine
+from specialist.domain import BOS, END, PAD, Spec
+
+K_MAX, N_BINS, L_MAX = 8, 64, 32
+GRID_NM, GRID_POINTS = (400.0, 1000.0), 64
+_REF_NM = np.array([400.0, 550.0, 700.0, 850.0, 1000.0])
+_MAT0, _BIN0 = 3, 3 + K_MAX
+_SLOTS = [(q, b) for q in ("R", "T", "A") for b in ("normal", "oblique")]
+COND_DIM = len(_SLOTS) * 4 * GRID_POINTS + K_MAX * 2 * len(_REF_NM) + len(_REF_NM) + 5
+assert PAD == 0 and BOS == 1 and END == 2
+
+
+class PhotonicsDomain:
+    """Thin-film coating design, verified by the transfer-matrix solver."""
+
+    spec = Spec("photonics", vocab_size=_BIN0 + N_BINS, max_tokens=2 * L_MAX + 1, cond_dim=COND_DIM)
+
+    def __init__(self, cache_size: int = 64):
+        self._evaluators: OrderedDict[str, merit.Evaluator] = OrderedDict()
+        self._cache_size = cache_size
+
+    def curriculum(self, seed: int) -> tuple[list[dict], list[dict]]:
+        return families.split(seed=seed)
+
+    def encode(self, goal: dict, design: dict | None = None):
+        g = self._evaluator(goal).goal
+        return _condition(g), None if design is None else _tokens(g, self._design(g, design))
+
+    def decode(self, goal: dict, tokens: Sequence[int]) -> dict:
+        g = self._evaluator(goal).goal
+        lo, hi = g.thickness_nm
+        layers, material = [], None
+        for tok in tokens:
+            if tok == END:
+                break
+            if _MAT0 <= tok < _BIN0 and tok - _MAT0 < len(g.materials):
+                material = g.materials[tok - _MAT0]
+            elif tok >= _BIN0 and material is not None and len(layers) < g.max_layers:
+                layers.append((material, lo + (tok - _BIN0 + 0.5) / N_BINS * (hi - lo)))
+                material = None
+        return g.design(layers).to_json()
+
+    def verify(self, goal: dict, designs: Sequence[dict]) -> list[dict]:
+        ev = self._evaluator(goal)
+        return ev.score([self._design(ev.goal, d) for d in designs])
+
+    def refine(self, goal: dict, designs: Sequence[dict], budget: int):
+        """Adam on the thicknesses of all designs at once; returns the best design found."""
+        ev = self._evaluator(goal)
+        scorer = baselines.Budgeted(ev, budget)
+        parsed = [self._design(ev.goal, d) for d in designs]
+        ok = [d for d in parsed if ev.goal.violation(d) is None]
+        if ok and budget >= baselines.GRADIENT_COST * len(ok):
+            mats, d = ev.encode(ok)
+            adam_refine(scorer, mats, d, budget // (baselines.GRADIENT_COST * len(ok)))
+        if not np.isfinite(scorer.best.merit):
+            return list(designs), self.verify(goal, designs), scorer.spent
+        best = ev.decode(scorer.best.mats_L, scorer.best.d_L)
+        return [best.to_json()], [{"merit": scorer.best.merit,
+                                   "solved": bool(scorer.best.merit <= ev.goal.solved_below)}], scorer.spent
+
+    def from_record(self, record: dict) -> dict[str, list[Any]]:
+        """Nothing is extracted from feed records yet: paper and measurement extraction is the
+        feeds' work, still to come; the lists stay empty rather than guessed."""
+        return {"goals": [], "claims": [], "measurements": []}
+
+    def _evaluator(self, goal: dict) -> merit.Evaluator:
+        key = families.goal_hash(goal) + goal.get("name", "")
+        if key not in self._evaluators:
+            self._evaluators[key] = merit.Evaluator(goals_mod.parse(goal, goal.get("name", "goal")))
+            if len(self._evaluators) > self._cache_size:
+                self._evaluators.popitem(last=False)
+        self._evaluators.move_to_end(key)
+        return self._evaluators[key]
+
+    @staticmethod
+    def _design(g, obj: dict):
+        known = {m.name: m for m in g.materials if not m.key.startswith("library:")}
+        return design_mod.parse(obj, "design", known)
+
+
+def _tokens(g, design) -> list[int]:
+    lo, hi = g.thickness_nm
+    index = {m.key: i for i, m in enumerate(g.materials[:K_MAX])}
+    out = []
+    for m, t in design.layers[:L_MAX]:
+        if m.key not in index:
+            continue
+        b = int(np.clip(np.floor((t - lo) / max(hi - lo, 1e-9) * N_BINS), 0, N_BINS - 1))
+        out += [_MAT0 + index[m.key], _BIN0 + b]
+    return out + [END]
+
+
+def _condition(g) -> np.ndarray:
+    grid = np.linspace(*GRID_NM, GRID_POINTS)
+    spectral = np.zeros((len(_SLOTS), 4, GRID_POINTS), np.float32)
+    for t in g.targets:
+        slot = _SLOTS.index((t.quantity, "normal" if t.angle_deg == 0 else "oblique"))
+        lo, hi = t.wavelength_nm
+        inside = (grid >= lo) & (grid <= hi) if hi > lo else np.arange(GRID_POINTS) == np.argmin(np.abs(grid - lo))
+        rel = goals_mod.RELATIONS.index(t.relation)
+        spectral[slot, rel, inside] = 1.0
+        values = np.interp(grid, t.grid(), t.value) if t.points > 1 else np.full(GRID_POINTS, t.value[0])
+        spectral[slot, 3, inside] = values[inside]
+    mats = np.zeros((K_MAX, 2, len(_REF_NM)), np.float32)
+    for i, m in enumerate(g.materials[:K_MAX]):
+        nk = m.nk(np.clip(_REF_NM, *m.valid_nm))
+        mats[i] = nk.real / 4.0, nk.imag / 10.0
+    sub = g.substrate.nk(np.clip(_REF_NM, *g.substrate.valid_nm)).real / 4.0
+    oblique = [t.angle_deg for t in g.targets if t.angle_deg > 0]
+    scalars = [g.max_layers / L_MAX, g.thickness_nm[0] / 1000, g.thickness_nm[1] / 1000,
+               (np.mean(oblique) if oblique else 0.0) / 90, min(len(g.materials), K_MAX) / K_MAX]
+    return np.concatenate([spectral.ravel(), mats.ravel(), sub, scalars]).astype(np.float32)

@@ -1,0 +1,92 @@
+"""The Domain plugin protocol and its registry.
+
+A domain is everything the loop needs to know about one field. The loop calls it like this:
+
+    train, heldout = domain.curriculum(seed)                # goal JSON dicts
+    cond_C, _ = domain.encode(goal)                         # conditioning for the model
+    tokens = model.sample(cond_C, domain.spec)              # the model writes a design
+    design = domain.decode(goal, tokens)                    # tokens -> design JSON
+    verdicts = domain.verify(goal, designs)                 # batched, exact
+    designs, verdicts, spent = domain.refine(goal, designs, budget)   # test-time compute
+    found = domain.from_record(record)                      # feeds -> goals, claims, measurements
+
+Domains register through the entry-point group ``specialist.domains``; a domain that fails to
+load is skipped with a warning, and asking for an unknown name lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+GROUP = "specialist.domains"
+PAD, BOS, END = 0, 1, 2  # token ids every domain reserves
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the model must know of a domain: its name, token vocabulary and conditioning size.
+
+    Attributes:
+        name: the domain's registry name.
+        vocab_size: number of token ids, including PAD, BOS and END.
+        max_tokens: longest design, in tokens, END included.
+        cond_dim: length of the conditioning vector ``encode`` returns.
+    """
+
+    name: str
+    vocab_size: int
+    max_tokens: int
+    cond_dim: int
+
+
+@runtime_checkable
+class Domain(Protocol):
+    """A field the specialist can learn: see the module docstring for how the loop calls it."""
+
+    spec: Spec
+
+    def curriculum(self, seed: int) -> tuple[list[dict], list[dict]]:
+        """(training goals, held-out goals): fixed for a seed, never overlapping."""
+
+    def encode(self, goal: dict, design: dict | None = None) -> tuple[np.ndarray, list[int] | None]:
+        """(conditioning float32 vector of spec.cond_dim, the design's tokens ending in END or None)."""
+
+    def decode(self, goal: dict, tokens: Sequence[int]) -> dict:
+        """The design a token sequence describes (reading stops at END; stray tokens are skipped)."""
+
+    def verify(self, goal: dict, designs: Sequence[dict]) -> list[dict]:
+        """Per design {"merit", "solved"}, or {"rejected": reason} for a broken constraint."""
+
+    def refine(self, goal: dict, designs: Sequence[dict], budget: int) -> tuple[list[dict], list[dict], int]:
+        """(improved designs, their verdicts, evaluations spent <= budget)."""
+
+    def from_record(self, record: dict) -> dict[str, list[Any]]:
+        """{"goals", "claims", "measurements"} found in a feed record (lists, possibly empty)."""
+
+
+def available() -> dict[str, Any]:
+    """Installed domain classes by name; a plugin that fails to import warns and is skipped."""
+    found = {}
+    for ep in entry_points(group=GROUP):
+        try:
+            found[ep.name] = ep.load()
+        except Exception as err:  # a broken third-party plugin must not stop the daemon
+            warnings.warn(f"domain plugin '{ep.name}' ({ep.value}) failed to load and is skipped: {err}")
+    return found
+
+
+def load(name: str) -> Domain:
+    """An instance of the installed domain ``name``.
+
+    Raises:
+        KeyError: naming the valid domains.
+    """
+    domains = available()
+    if name not in domains:
+        raise KeyError(f"unknown domain '{name}'; installed domains: {', '.join(sorted(domains)) or 'none'}")
+    return domains[name]()
