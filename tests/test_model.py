@@ -25,7 +25,7 @@ def test_default_size_is_small_but_real():
     params = jax.eval_shape(lambda: _init(cfg))
     n = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))
     assert 1e6 <= n <= 1e7
-    assert {p.dtype for p in jax.tree_util.tree_leaves(params)} == {jnp.float32}
+    assert {p.dtype for p in jax.tree_util.tree_leaves(params)} == {np.dtype(np.float32)}
 
 
 def test_logits_are_causal():
