@@ -74,8 +74,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from domains.photonics import design, goals, merit
 
     goal = goals.parse(read_json(args.goal), args.goal)
-    known = {m.name: m for m in goal.materials if not m.key.startswith("library:")}
-    d = design.parse(read_json(args.design), args.design, known)
+    d = design.parse(read_json(args.design), args.design, goal.inline_materials)
     why = goal.violation(d)
     if why:
         doc = {"merit": None, "solved": False, "rejected": why, "targets": []}

@@ -50,7 +50,7 @@ class Design:
 
 def material_json(m: Material) -> Any:
     """A material as the design JSON writes it: its library name, or its inline form."""
-    if m.key.startswith("library:"):
+    if m.from_library:
         return m.name
     return {"name": m.name, "n": m.model["n"], "k": m.model.get("k", 0.0)}
 

@@ -73,6 +73,11 @@ class Goal:
     exit: Material | None
     raw: dict
 
+    @property
+    def inline_materials(self) -> dict[str, Material]:
+        """The goal's inline materials by name, so that designs may name them."""
+        return {m.name: m for m in self.materials if not m.from_library}
+
     def design(self, layers: list[tuple[Material, float]]) -> Design:
         """A design for this goal's media from (material, thickness) layers."""
         return Design(self.incident, self.substrate, tuple(layers), self.substrate_thickness_mm,

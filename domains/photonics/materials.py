@@ -49,6 +49,10 @@ class Material:
     model: dict = field(compare=False, hash=False, repr=False)
     key: str = ""  # identity used to share one index table per batch
 
+    @property
+    def from_library(self) -> bool:
+        return self.key.startswith("library:")
+
     def nk(self, wavelength_nm: np.ndarray, where: str = "") -> np.ndarray:
         """Complex index at the given wavelengths [nm]; an InputError outside ``valid_nm``."""
         wl = np.asarray(wavelength_nm, dtype=np.float64)

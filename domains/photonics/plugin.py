@@ -20,15 +20,15 @@ import numpy as np
 
 from domains.photonics import baselines, design as design_mod, families, goals as goals_mod, merit
 from domains.photonics.refine import adam_refine
-from specialist.domain import BOS, END, PAD, Spec
+from specialist.domain import END, Spec
 
 K_MAX, N_BINS, L_MAX = 8, 64, 32
 GRID_NM, GRID_POINTS = (400.0, 1000.0), 64
 _REF_NM = np.array([400.0, 550.0, 700.0, 850.0, 1000.0])
-_MAT0, _BIN0 = 3, 3 + K_MAX
+_MAT0 = END + 1  # first id after the reserved PAD, BOS, END
+_BIN0 = _MAT0 + K_MAX
 _SLOTS = [(q, b) for q in ("R", "T", "A") for b in ("normal", "oblique")]
 COND_DIM = len(_SLOTS) * 4 * GRID_POINTS + K_MAX * 2 * len(_REF_NM) + len(_REF_NM) + 5
-assert PAD == 0 and BOS == 1 and END == 2
 
 
 class PhotonicsDomain:
@@ -96,8 +96,7 @@ class PhotonicsDomain:
 
     @staticmethod
     def _design(g, obj: dict):
-        known = {m.name: m for m in g.materials if not m.key.startswith("library:")}
-        return design_mod.parse(obj, "design", known)
+        return design_mod.parse(obj, "design", g.inline_materials)
 
 
 def _tokens(g, design) -> list[int]:

@@ -12,6 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from domains.photonics.baselines import GRADIENT_COST
+
 _NEEDLE_CANDIDATES = 64
 
 
@@ -39,7 +41,7 @@ def adam_refine(scorer, mats_BxL: np.ndarray, d_BxL: np.ndarray, steps: int, lr:
     state = opt.init(d)
     update = jax.jit(opt.update)
     for _ in range(steps):
-        if scorer.left < 3 * len(mats_BxL):
+        if scorer.left < GRADIENT_COST * len(mats_BxL):
             break
         _, grad = scorer.value_and_grad(mats_BxL, np.asarray(d))
         delta, state = update(jnp.where(mask, jnp.asarray(grad), 0.0), state)
