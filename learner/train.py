@@ -8,7 +8,6 @@ step minimises the cross-entropy of its tokens given the goal's conditioning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import jax
@@ -16,16 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from specialist.config import LearnerSection as LearnerConfig
 from specialist.domain import PAD
 from specialist.model import ModelConfig, Specialist
-
-
-@dataclass(frozen=True)
-class LearnerConfig:
-    learning_rate: float = 3e-4  # Adam step size
-    weight_decay: float = 1e-4  # decoupled, per step
-    clip_norm: float = 1.0  # global gradient-norm clip
-    warmup_steps: int = 50  # linear warm-up of the learning rate
 
 
 class TrainState(NamedTuple):

@@ -8,7 +8,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from specialist import bench
+from specialist import bench, daemon_cli, scaffold
 from specialist.cli import emit, read_json, wavelengths
 from specialist.errors import InputError
 
@@ -153,4 +153,12 @@ COMMANDS = {
                   _materials_args, materials),
     "bench": ("per-goal optimizers on goals at several evaluation budgets: solve rate, median merit",
               lambda p: bench.add_args(p), lambda a: bench.run(a)),
+    "run": ("the daemon: propose, verify, learn until SIGINT/SIGTERM (checkpoint on the way out)",
+            daemon_cli.run_args, daemon_cli.run),
+    "status": ("what the daemon of a data directory is doing, from its store",
+               daemon_cli.status_args, daemon_cli.status),
+    "propose": ("the best design for a goal within a budget: the latest checkpoint, verified and refined",
+                daemon_cli.propose_args, daemon_cli.propose),
+    "new-domain": ("create a new domain package to start from (passes the conformance test)",
+                   scaffold.add_args, scaffold.run),
 }

@@ -16,6 +16,9 @@ load is skipped with a warning, and asking for an unknown name lists the valid o
 
 from __future__ import annotations
 
+import hashlib
+import json
+import numbers
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -90,3 +93,24 @@ def load(name: str) -> Domain:
     if name not in domains:
         raise KeyError(f"unknown domain '{name}'; installed domains: {', '.join(sorted(domains)) or 'none'}")
     return domains[name]()
+
+
+def goal_hash(goal_json: dict) -> str:
+    """sha256 (hex) of a goal's physics: every field but "name" and "provenance".
+
+    Numbers are compared as floats rounded to 1e-9 (so 5 and 5.0 agree) in canonical JSON
+    with sorted keys.
+    """
+    physics = {k: v for k, v in goal_json.items() if k not in ("name", "provenance")}
+    text = json.dumps(_canonical(physics), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _canonical(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _canonical(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_canonical(v) for v in x]
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        return round(float(x), 9) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return x

@@ -1,74 +1,168 @@
-"""One round of the loop, in process: propose a group of designs per goal, verify, learn.
+"""The loop's parts and their builders, shared by the daemon's actors and the in-process run.
 
-The daemon's actors run the same three stages apart; this module composes them directly, for
-tests and for measuring what the distributed version costs.
+    paths = Paths(data_dir)
+    feeds, learner = build_feeds(cfg, paths), build_learner(cfg, paths)
+    proposer, experiments = build_proposer(cfg, paths), build_experiments(cfg, paths)
+    feeds.poll()
+    batch = proposer.propose(round, round_goals(train_goals(store), round, cfg))    # propose
+    result = experiments.check(batch)                                                # verify, refine
+    learner.learn(result); proposer.set_params(learner.params())                    # learn
+
+The daemon (specialist/daemon.py) runs each part in its own Ray actor and overlaps the stages;
+``InProcess`` runs them one after the other in this process, for tests and for measuring what
+the distribution costs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+import time
+from pathlib import Path
 
-import jax
 import numpy as np
 
-from learner import Learner
-from specialist.domain import Domain
-from specialist.proposer import sample
+from specialist import domain as domains
+from specialist.config import Config
+from specialist.store import Store
+
+THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
-@dataclass
-class Replay:
-    """The best verified design per goal so far (expert-iteration targets)."""
+@dataclasses.dataclass(frozen=True)
+class Paths:
+    """Where a daemon keeps its state: everything under one data directory."""
 
-    best: dict[str, tuple[float, dict]] = field(default_factory=dict)
+    data_dir: Path
 
-    def offer(self, goal: dict, design: dict, merit: float) -> bool:
-        name = goal["name"]
-        if name not in self.best or merit < self.best[name][0]:
-            self.best[name] = (merit, design)
-            return True
-        return False
+    def __post_init__(self):
+        object.__setattr__(self, "data_dir", Path(self.data_dir).absolute())
 
+    @property
+    def store(self) -> Path:
+        return self.data_dir / "store.sqlite"
 
-def propose(domain: Domain, learner: Learner, goals: list[dict], group: int, key, temperature=1.0):
-    """``group`` decoded designs per goal, sampled from the learner's current parameters."""
-    cond = np.stack([domain.encode(g)[0] for g in goals])
-    cond_BxC = np.repeat(cond, group, axis=0)
-    tokens = np.asarray(sample(learner.state.params, learner.model_cfg, cond_BxC, key, temperature))
-    return [[domain.decode(g, tokens[i * group + j].tolist()) for j in range(group)]
-            for i, g in enumerate(goals)]
+    @property
+    def checkpoints(self) -> Path:
+        return self.data_dir / "checkpoints"
 
-
-def run_round(domain: Domain, learner: Learner, replay: Replay, goals: list[dict], key,
-              group: int = 8, refine_budget: int = 0, train_steps: int = 1) -> dict:
-    """Propose, verify (and refine), keep the best per goal, train on the replay's targets."""
-    proposals = propose(domain, learner, goals, group, key)
-    solved, merits = [], []
-    for goal, designs in zip(goals, proposals):
-        verdicts = domain.verify(goal, designs)
-        scored = [(v["merit"], d) for v, d in zip(verdicts, designs) if "merit" in v]
-        if refine_budget and scored:
-            refined, rv, _ = domain.refine(goal, [min(scored, key=lambda x: x[0])[1]], refine_budget)
-            scored += [(v["merit"], d) for v, d in zip(rv, refined) if "merit" in v]
-        if scored:
-            merit, design = min(scored, key=lambda x: x[0])
-            replay.offer(goal, design, merit)
-            merits.append(merit)
-            solved.append(any(v.get("solved") for v in verdicts))
-    targets = [(g, replay.best[g["name"]][1]) for g in goals if g["name"] in replay.best]
-    losses = []
-    if targets:
-        cond = np.stack([domain.encode(g)[0] for g, _ in targets])
-        tokens = [domain.encode(g, d)[1] for g, d in targets]
-        losses = [learner.update(cond, tokens)["loss"] for _ in range(train_steps)]
-    return {"solve_rate": float(np.mean(solved)) if solved else 0.0,
-            "mean_best_merit": float(np.mean(merits)) if merits else float("inf"),
-            "loss": losses[-1] if losses else float("nan")}
+    @property
+    def logs(self) -> Path:
+        return self.data_dir / "logs"
 
 
-def keys(seed: int):
-    """An endless stream of PRNG keys from one seed."""
-    key = jax.random.key(seed)
-    while True:
-        key, sub = jax.random.split(key)
-        yield sub
+def prepare_process(paths: Paths) -> None:
+    """Per-process JAX settings: compiled functions persist under the data directory, so a
+    restarted daemon or actor does not compile again what it compiled before."""
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(paths.data_dir / "jax-cache"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def model_config(cfg: Config, spec: domains.Spec):
+    from specialist.model import ModelConfig
+
+    return ModelConfig(spec.vocab_size, spec.max_tokens, spec.cond_dim, **dataclasses.asdict(cfg.model))
+
+
+def build_feeds(cfg: Config, paths: Paths):
+    from feeds.curriculum import CurriculumFeed
+    from feeds.worker import FeedWorker
+
+    prepare_process(paths)
+    return FeedWorker(Store(paths.store), [CurriculumFeed(domains.load(cfg.daemon.domain), cfg.daemon.seed)])
+
+
+def build_learner(cfg: Config, paths: Paths):
+    from learner.checkpoint import Checkpoints
+    from learner.worker import LearnerWorker
+
+    prepare_process(paths)
+    d = domains.load(cfg.daemon.domain)
+    return LearnerWorker(d, model_config(cfg, d.spec), cfg.learner, cfg.daemon.seed, Store(paths.store),
+                         Checkpoints(paths.checkpoints))
+
+
+def build_proposer(cfg: Config, paths: Paths):
+    """A proposer holding the newest checkpointed parameters (the learner saves version 0 first)."""
+    prepare_process(paths)
+    proposer = load_proposer(paths, cfg.daemon.group, cfg.daemon.temperature, cfg.daemon.seed)
+    if proposer is None:
+        raise RuntimeError(f"no checkpoint under {paths.checkpoints}: the learner must start first")
+    return proposer
+
+
+def build_experiments(cfg: Config, paths: Paths):
+    from experiments.worker import Experiments
+
+    prepare_process(paths)
+    return Experiments(domains.load(cfg.daemon.domain), Store(paths.store), cfg.experiments.refine_budget,
+                       cfg.experiments.refine_top)
+
+
+def train_goals(store: Store) -> list[dict]:
+    """The store's training goals as {"hash", "goal"}, in a fixed order."""
+    return [{"hash": r["hash"], "goal": r["body"]} for r in store.rows("goals", "split = 'train' ORDER BY hash")]
+
+
+def round_goals(goals: list[dict], round_: int, cfg: Config) -> list[dict]:
+    """The goals of a round: each epoch visits every goal once, in an order fixed by the seed."""
+    n, out = cfg.daemon.goals_per_round, []
+    for k in range(round_ * n, (round_ + 1) * n):
+        epoch, i = divmod(k, len(goals))
+        out.append(goals[np.random.default_rng([cfg.daemon.seed, epoch]).permutation(len(goals))[i]])
+    return out
+
+
+def next_round(store: Store) -> int:
+    """The first round not yet recorded in the store."""
+    last = store.query("SELECT MAX(round) FROM hypotheses")[0][0]
+    return 0 if last is None else int(last) + 1
+
+
+class InProcess:
+    """The loop's stages called one after the other in this process."""
+
+    def __init__(self, cfg: Config, paths: Paths):
+        self.cfg, self.store = cfg, Store(paths.store)
+        self.feeds = build_feeds(cfg, paths)
+        self.feeds.poll()
+        self.learner = build_learner(cfg, paths)
+        self.proposer, self.experiments = build_proposer(cfg, paths), build_experiments(cfg, paths)
+        self.goals = train_goals(self.store)
+        self.round = next_round(self.store)
+
+    def step(self, learn: bool = True) -> dict:
+        """One round: propose, verify and refine, then (optionally) learn; returns its summary."""
+        batch = self.proposer.propose(self.round, round_goals(self.goals, self.round, self.cfg))
+        result = self.experiments.check(batch)
+        if learn:
+            result["learner"] = self.learner.learn(result)
+            self.proposer.set_params(self.learner.params())
+        self.round += 1
+        return result
+
+    def run(self, seconds: float, learn: bool = True) -> dict:
+        """Rounds for ``seconds`` of wall time: {"rounds", "verified", "seconds"}."""
+        start, rounds, verified = time.perf_counter(), 0, 0
+        while time.perf_counter() - start < seconds:
+            verified += self.step(learn)["verified"]
+            rounds += 1
+        return {"rounds": rounds, "verified": verified, "seconds": time.perf_counter() - start}
+
+
+def load_proposer(paths: Paths, group: int, temperature: float = 1.0, seed: int = 0):
+    """A proposer with the newest checkpoint under ``paths``, or None if there is none."""
+    from learner.checkpoint import Checkpoints
+    from learner.train import Learner, LearnerConfig
+    from specialist.model import ModelConfig
+    from specialist.proposer import Proposer
+
+    checkpoints = Checkpoints(paths.checkpoints)
+    meta = checkpoints.meta()
+    if meta is None:
+        return None
+    model_cfg = ModelConfig(**meta["model"])
+    state, _ = checkpoints.restore(Learner(model_cfg, LearnerConfig(), 0).state)
+    return Proposer(domains.load(meta["domain"]), model_cfg, state.params, int(state.step), seed, group, temperature)

@@ -6,6 +6,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from specialist.model import ModelConfig, Specialist, empty_cache
 
@@ -34,3 +35,57 @@ def sample(params, cfg: ModelConfig, cond_BxC, key, temperature=1.0):
     start = (jnp.zeros(B, jnp.int32), empty_cache(cfg, B), key)
     _, tokens_TxB = jax.lax.scan(step, start, jnp.arange(cfg.max_tokens))
     return tokens_TxB.T
+
+
+class Proposer:
+    """Samples a group of designs per goal from the newest parameters it was handed.
+
+        proposer.set_params((version, params))          # pushed by the learner, between rounds
+        batch = proposer.propose(round, goals)          # goals: [{"hash", "goal"}]
+    """
+
+    def __init__(self, domain, model_cfg: ModelConfig, params, version: int, seed: int, group: int,
+                 temperature: float):
+        self.domain, self.cfg, self.group, self.temperature = domain, model_cfg, group, temperature
+        self.params, self.version, self.seed = params, version, seed
+
+    def set_params(self, versioned: tuple) -> int:
+        """Take (version, params) if newer than what is held; returns the version held."""
+        version, params = versioned
+        if version >= self.version:
+            self.params, self.version = params, version
+        return self.version
+
+    def propose(self, round_: int, goals: list[dict]) -> dict:
+        """{"round", "version", "goals", "designs": [[design] * group per goal]}; the same round
+        and parameters always give the same designs."""
+        cond_BxC = np.repeat(np.stack([self.domain.encode(g["goal"])[0] for g in goals]), self.group, axis=0)
+        key = jax.random.fold_in(jax.random.key(self.seed), round_)
+        tokens = np.asarray(sample(self.params, self.cfg, cond_BxC, key, self.temperature))
+        designs = [[self.domain.decode(g["goal"], tokens[i * self.group + j].tolist()) for j in range(self.group)]
+                   for i, g in enumerate(goals)]
+        return {"round": round_, "version": self.version, "goals": goals, "designs": designs}
+
+    def best(self, goal: dict, budget: int, refine_top: int = 2, seed: int = 0) -> dict:
+        """The best design for one goal within ``budget`` evaluations: a sampled group (one
+        evaluation each), then the domain's refinement of the best few with what is left.
+
+        Returns:
+            {"design", "merit", "solved", "evaluations"}; design None if nothing valid was found.
+        """
+        group = max(1, min(self.group, budget))
+        cond_BxC = np.repeat(self.domain.encode(goal)[0][None], group, axis=0)
+        tokens = np.asarray(sample(self.params, self.cfg, cond_BxC, jax.random.key(seed), self.temperature))
+        designs = [self.domain.decode(goal, row.tolist()) for row in tokens]
+        verdicts = self.domain.verify(goal, designs)
+        scored = [(v["merit"], d, v) for d, v in zip(designs, verdicts) if "merit" in v]
+        spent = group
+        if scored and budget > spent:
+            starts = [d for _, d, _ in sorted(scored, key=lambda s: s[0])[:refine_top]]
+            refined, rverdicts, used = self.domain.refine(goal, starts, budget - spent)
+            spent += used
+            scored += [(v["merit"], d, v) for d, v in zip(refined, rverdicts) if "merit" in v]
+        if not scored:
+            return {"design": None, "merit": None, "solved": False, "evaluations": spent}
+        merit, design, verdict = min(scored, key=lambda s: s[0])
+        return {"design": design, "merit": merit, "solved": bool(verdict["solved"]), "evaluations": spent}

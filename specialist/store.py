@@ -36,6 +36,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE cursors (stream TEXT PRIMARY KEY, position TEXT NOT NULL, updated_at REAL NOT NULL);
     CREATE INDEX hypotheses_goal ON hypotheses(goal_hash);
     """,
+    # Which round proposed a hypothesis and how (sampled by the model, or refined from a sample).
+    """
+    ALTER TABLE hypotheses ADD COLUMN round INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE hypotheses ADD COLUMN origin TEXT NOT NULL DEFAULT 'sampled';
+    CREATE INDEX hypotheses_round ON hypotheses(round);
+    """,
 )
 
 # Per table: its key column; for tables whose records may be superseded, the condition under
@@ -94,6 +100,20 @@ class Store:
 
     def put(self, table: str, row: dict[str, Any]) -> bool:
         """Write one record idempotently; True if it was new or replaced an older version."""
+        return self.put_many([(table, row)]) == 1
+
+    def put_many(self, records: list[tuple[str, dict[str, Any]]]) -> int:
+        """Write (table, row) records in one transaction, all or none; how many were new or newer."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            changed = sum(self._put(table, row) for table, row in records)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return changed
+
+    def _put(self, table: str, row: dict[str, Any]) -> bool:
         key, replace_if, stamp = _TABLES[table]
         row = {stamp: time.time(), **row}
         cols = list(row)
@@ -116,6 +136,10 @@ class Store:
         sql = f"SELECT * FROM {table}" + (f" WHERE {where}" if where else "")
         for row in self._db.execute(sql, params):
             yield _decode(row)
+
+    def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        """Rows of a read-only SQL query, undecoded (for joins and aggregates)."""
+        return self._db.execute(sql, params).fetchall()
 
     def count(self, table: str, where: str = "", params: tuple = ()) -> int:
         sql = f"SELECT COUNT(*) FROM {table}" + (f" WHERE {where}" if where else "")

@@ -221,24 +221,29 @@ def _cmaes(scorer: Budgeted, rng: np.random.Generator) -> None:
 
 
 def _gradient(scorer: Budgeted, rng: np.random.Generator) -> None:
-    """Thin multistarts refined by Adam, then grown by needles and refined again (Tikhonravov's
-    needle method, simplified); at the layer limit, perturbed restarts of the best design."""
-    from domains.photonics.refine import adam_refine, needle_insert
-
+    """Thin multistarts and quarter-wave stacks, improved by ``gradient_search``."""
     ev = scorer.ev
     starts = max(1, min(8, scorer.budget // (GRADIENT_COST * 100)))
-    steps = max(1, min(40, (scorer.left // 3) // (GRADIENT_COST * starts)))
     n_qw = starts // 2 if starts > 1 else int(rng.integers(0, 2))
     mats, d = _thin_starts(ev, starts, rng)
-    qw = _quarter_wave_starts(ev, n_qw, rng)
-    mats[:n_qw], d[:n_qw] = qw
-    adam_refine(scorer, mats, d, steps)
+    mats[:n_qw], d[:n_qw] = _quarter_wave_starts(ev, n_qw, rng)
+    gradient_search(scorer, mats, d, rng)
+
+
+def gradient_search(scorer: Budgeted, mats_BxL: np.ndarray, d_BxL: np.ndarray, rng: np.random.Generator) -> None:
+    """Adam from the given designs, then the best grown by needles and refined again
+    (Tikhonravov's needle method, simplified), until the budget is spent; at the layer limit,
+    perturbed restarts of the best design. The scorer keeps the best design seen."""
+    from domains.photonics.refine import adam_refine, needle_insert
+
+    steps = max(1, min(40, (scorer.left // 3) // (GRADIENT_COST * len(mats_BxL))))
+    adam_refine(scorer, mats_BxL, d_BxL, steps)
     rank = 0  # after a needle that did not help, try the next-best candidate
     while scorer.left >= GRADIENT_COST:
         before = scorer.best.merit
         grown = needle_insert(scorer, scorer.best.mats_L[None], scorer.best.d_L[None], rank)
         if grown is None:
-            grown = _perturb(ev, scorer.best, rng)
+            grown = _perturb(scorer.ev, scorer.best, rng)
         adam_refine(scorer, *grown, max(1, min(60, scorer.left // (GRADIENT_COST * 2))))
         rank = 0 if scorer.best.merit < before - 1e-9 else rank + 1
 

@@ -45,8 +45,6 @@ reflectance, so goals are hard but solvable. ``split`` makes a fixed train/held-
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import numbers
 from typing import Any, Callable
@@ -55,6 +53,7 @@ import numpy as np
 
 from domains.photonics import goals, materials, spectra
 from domains.photonics.design import Design
+from specialist.domain import goal_hash
 
 FAMILIES = ("ar_narrow", "ar_broad", "ar_angles", "high_reflector", "longpass", "shortpass",
             "bandpass", "notch", "dichroic45", "beamsplitter50", "curve_gaussian",
@@ -117,17 +116,6 @@ def split(n_train: int = 200, n_heldout: int = 60, seed: int = 0) -> tuple[list[
     return train, _round_robin(n_heldout, base + _SPLIT_STRIDE // 2, seen)
 
 
-def goal_hash(goal_json: dict) -> str:
-    """sha256 (hex) of a goal's physics: every field but "name" and "provenance".
-
-    Numbers are compared as floats rounded to 1e-9 (so 5 and 5.0 agree) in canonical JSON
-    with sorted keys.
-    """
-    physics = {k: v for k, v in goal_json.items() if k not in ("name", "provenance")}
-    text = json.dumps(_canonical(physics), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 # --- shared pieces ---------------------------------------------------------------------------
 
 def _round_robin(n: int, first_seed: int, seen: set[str]) -> list[dict]:
@@ -144,16 +132,6 @@ def _round_robin(n: int, first_seed: int, seen: set[str]) -> list[dict]:
         seen.add(digest)
         out.append(goal)
     return out
-
-
-def _canonical(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _canonical(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_canonical(v) for v in x]
-    if isinstance(x, numbers.Real) and not isinstance(x, bool):
-        return round(float(x), 9) + 0.0  # + 0.0 turns -0.0 into 0.0
-    return x
 
 
 def _name(family: str, seed: int, targets: list[dict]) -> str:

@@ -19,7 +19,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from domains.photonics import baselines, design as design_mod, families, goals as goals_mod, merit
-from domains.photonics.refine import adam_refine
 from specialist.domain import END, Spec
 
 K_MAX, N_BINS, L_MAX = 8, 64, 32
@@ -66,14 +65,13 @@ class PhotonicsDomain:
         return ev.score([self._design(ev.goal, d) for d in designs])
 
     def refine(self, goal: dict, designs: Sequence[dict], budget: int):
-        """Adam on the thicknesses of all designs at once; returns the best design found."""
+        """The gradient search (Adam, then needles) from the given designs; returns the best found."""
         ev = self._evaluator(goal)
         scorer = baselines.Budgeted(ev, budget)
-        parsed = [self._design(ev.goal, d) for d in designs]
-        ok = [d for d in parsed if ev.goal.violation(d) is None]
+        ok = [d for d in (self._design(ev.goal, x) for x in designs) if ev.goal.violation(d) is None]
         if ok and budget >= baselines.GRADIENT_COST * len(ok):
-            mats, d = ev.encode(ok)
-            adam_refine(scorer, mats, d, budget // (baselines.GRADIENT_COST * len(ok)))
+            rng = np.random.default_rng(int(budget) + len(ok))
+            baselines.gradient_search(scorer, *ev.encode(ok), rng)
         if not np.isfinite(scorer.best.merit):
             return list(designs), self.verify(goal, designs), scorer.spent
         best = ev.decode(scorer.best.mats_L, scorer.best.d_L)
@@ -84,6 +82,21 @@ class PhotonicsDomain:
         """Nothing is extracted from feed records yet: paper and measurement extraction is the
         feeds' work, still to come; the lists stay empty rather than guessed."""
         return {"goals": [], "claims": [], "measurements": []}
+
+    def curves(self, goal: dict, design: dict) -> list[dict]:
+        """Series to plot a design against its goal: per target, the goal's bound and the design.
+
+        Optional beyond the Domain protocol: the dashboard draws these when a domain offers them.
+        """
+        ev = self._evaluator(goal)
+        out = []
+        for t, d in zip(ev.goal.targets, ev.detail(self._design(ev.goal, design))):
+            panel = f"{t.quantity} at {t.angle_deg:g} deg" + (f" ({t.polarization})" if t.angle_deg else "")
+            out += [{"panel": panel, "label": f"goal ({t.relation})", "kind": "goal",
+                     "x": d["wavelength_nm"], "y": list(t.value), "xlabel": "wavelength [nm]"},
+                    {"panel": panel, "label": "design", "kind": "design", "x": d["wavelength_nm"],
+                     "y": d["values"], "xlabel": "wavelength [nm]"}]
+        return out
 
     def _evaluator(self, goal: dict) -> merit.Evaluator:
         key = families.goal_hash(goal) + goal.get("name", "")

@@ -25,8 +25,20 @@ def _project(d, mask, lo, hi, total_max):
     return jnp.where(mask, jnp.maximum(d * scale, lo), 0.0)
 
 
+_ADAM = optax.scale_by_adam()
+
+
+@jax.jit
+def _adam_step(d, grad, mask, state, lr, lo, hi, total_max):
+    """One projected Adam step on the present layers (compiled once per batch shape)."""
+    step, state = _ADAM.update(jnp.where(mask, grad, 0.0), state)
+    return _project(d - lr * step, mask, lo, hi, total_max), state
+
+
 def adam_refine(scorer, mats_BxL: np.ndarray, d_BxL: np.ndarray, steps: int, lr: float = 0.02):
     """Run up to ``steps`` Adam steps on the present layers' thicknesses within the budget.
+
+    The step size is ``lr`` times the goal's thickness range, decayed along a cosine to 5 %.
 
     Returns:
         (mats_BxL, d_BxL) after the last step (the scorer keeps the best design seen).
@@ -36,16 +48,13 @@ def adam_refine(scorer, mats_BxL: np.ndarray, d_BxL: np.ndarray, steps: int, lr:
     total_max = goal.max_total_thickness_nm or np.inf
     mask = jnp.asarray(d_BxL > 0)
     schedule = optax.cosine_decay_schedule(lr * (hi - lo), max(steps, 1), alpha=0.05)
-    opt = optax.adam(schedule)
     d = jnp.asarray(d_BxL)
-    state = opt.init(d)
-    update = jax.jit(opt.update)
-    for _ in range(steps):
+    state = _ADAM.init(d)
+    for t in range(steps):
         if scorer.left < GRADIENT_COST * len(mats_BxL):
             break
         _, grad = scorer.value_and_grad(mats_BxL, np.asarray(d))
-        delta, state = update(jnp.where(mask, jnp.asarray(grad), 0.0), state)
-        d = _project(d + delta, mask, lo, hi, total_max)
+        d, state = _adam_step(d, jnp.asarray(grad), mask, state, float(schedule(t)), lo, hi, total_max)
     return mats_BxL, np.asarray(d)
 
 

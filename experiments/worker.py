@@ -1,0 +1,78 @@
+"""Experiments: verify a round's proposed designs through the domain, refine the best, record all.
+
+    experiments = Experiments(domain, store, refine_budget=60, refine_top=2)
+    result = experiments.check(batch)      # batch from Proposer.propose; verdicts now in the store
+
+Every hypothesis of a round and its verdict are written in one transaction under keys made of
+the round, the goal's slot and the design's index, so checking the same batch twice (a retried
+task, a restarted actor) writes nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from specialist.domain import Domain
+from specialist.store import Store
+
+_BEST_KNOWN = """SELECT h.design FROM hypotheses h JOIN verdicts v ON v.hypothesis_key = h.key
+                 WHERE h.goal_hash = ? AND v.merit IS NOT NULL ORDER BY v.merit LIMIT 1"""
+
+
+class Experiments:
+    """Batched verification and test-time refinement of proposals."""
+
+    def __init__(self, domain: Domain, store: Store, refine_budget: int, refine_top: int):
+        self.domain, self.store = domain, store
+        self.refine_budget, self.refine_top = refine_budget, refine_top
+
+    def check(self, batch: dict) -> dict:
+        """Verdicts for every design of ``batch``; returns the round's summary and best per goal."""
+        records, best, sampled_solved, sampled_best = [], [], [], []
+        for slot, (entry, designs) in enumerate(zip(batch["goals"], batch["designs"])):
+            goal = entry["goal"]
+            verdicts = self.domain.verify(goal, designs)
+            tried = [(d, v, "sampled") for d, v in zip(designs, verdicts)]
+            sampled_solved.append(any(v.get("solved") for v in verdicts))
+            sampled_best.append(min((v["merit"] for v in verdicts if "merit" in v), default=np.inf))
+            tried += self._refine(entry["hash"], goal, designs, verdicts)
+            for j, (design, verdict, origin) in enumerate(tried):
+                key = f"{batch['round']}:{slot}:{entry['hash'][:12]}:{j}"
+                records += [("hypotheses", {"key": key, "goal_hash": entry["hash"], "design": design,
+                                            "params_version": batch["version"], "round": batch["round"],
+                                            "origin": origin}),
+                            ("verdicts", {"hypothesis_key": key, "merit": verdict.get("merit"),
+                                          "solved": int(bool(verdict.get("solved"))), "detail": verdict})]
+            scored = [(v["merit"], d, bool(v.get("solved"))) for d, v, _ in tried if "merit" in v]
+            if scored:
+                merit, design, solved = min(scored, key=lambda s: s[0])
+                best.append({"goal_hash": entry["hash"], "goal": goal, "design": design, "merit": merit,
+                             "solved": solved})
+        self.store.put_many(records)
+        return {"round": batch["round"], "version": batch["version"], "verified": len(records) // 2,
+                "goals": len(batch["goals"]), "best": best,
+                "solve_rate": float(np.mean([b["solved"] for b in best])) if best else 0.0,
+                "sampled_solve_rate": float(np.mean(sampled_solved)),
+                "mean_best_merit": float(np.mean([b["merit"] for b in best])) if best else float("inf"),
+                "median_sampled_merit": float(np.median(sampled_best))}
+
+    def _refine(self, goal_hash: str, goal: dict, designs: list[dict], verdicts: list[dict]) -> list[tuple]:
+        """Test-time refinement of the ``refine_top`` best valid samples and of the goal's best
+        design known so far (retrieved from the store), as extra hypotheses."""
+        ranked = sorted((v["merit"], i) for i, v in enumerate(verdicts) if "merit" in v)[: self.refine_top]
+        starts = [designs[i] for _, i in ranked] + self._best_known(goal_hash)
+        if not self.refine_budget or not starts:
+            return []
+        refined, rverdicts, _ = self.domain.refine(goal, starts, self.refine_budget)
+        return [(d, v, "refined") for d, v in zip(refined, rverdicts)]
+
+    def _best_known(self, goal_hash: str) -> list[dict]:
+        rows = self.store.query(_BEST_KNOWN, (goal_hash,))
+        return [json.loads(rows[0]["design"])] if rows else []
+
+    def curves(self, goal: dict, design: dict) -> list[dict] | None:
+        """The domain's plottable series for a design against its goal, if the domain offers them."""
+        draw = getattr(self.domain, "curves", None)
+        return None if draw is None else draw(goal, design)

@@ -1,0 +1,165 @@
+"""The daemon's configuration: one frozen dataclass tree, loaded from one TOML file.
+
+One section per package; every field carries its documentation (units included) in its
+metadata, so ``specialist run --print-config`` and README show the same words. A missing file
+section or field takes its default: ``specialist run`` works without any file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+from specialist.errors import InputError
+
+
+def _f(default: Any, doc: str):
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    domain: str = _f("photonics", "installed domain to learn (entry-point name)")
+    seed: int = _f(0, "seed of the curriculum, the model's initial weights and all sampling")
+    goals_per_round: int = _f(8, "goals proposed for in one round")
+    group: int = _f(8, "designs sampled per goal in a round")
+    temperature: float = _f(1.0, "sampling temperature of the proposer (> 0)")
+    rounds_in_flight: int = _f(3, "rounds proposed ahead of verification, so stages overlap")
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    width: int = _f(256, "transformer width")
+    layers: int = _f(4, "transformer blocks")
+    heads: int = _f(4, "attention heads (must divide width)")
+    mlp_ratio: int = _f(4, "MLP hidden width / width")
+
+
+@dataclass(frozen=True)
+class LearnerSection:
+    learning_rate: float = _f(3e-4, "Adam step size, reached after the warm-up")
+    weight_decay: float = _f(1e-4, "decoupled weight decay per step")
+    clip_norm: float = _f(1.0, "global gradient-norm clip")
+    warmup_steps: int = _f(50, "learner steps of linear learning-rate warm-up")
+    batch_size: int = _f(32, "replay targets per learner step")
+    steps_per_round: int = _f(2, "learner steps per verified round")
+    checkpoint_every: int = _f(100, "learner steps between orbax checkpoints (one more at shutdown)")
+
+
+@dataclass(frozen=True)
+class ExperimentsSection:
+    workers: int = _f(1, "experiment actors verifying in parallel")
+    refine_budget: int = _f(60, "evaluations of test-time refinement per goal and round (0: none)")
+    refine_top: int = _f(2, "best sampled designs per goal handed to refinement")
+
+
+@dataclass(frozen=True)
+class RaySection:
+    address: str = _f("", "existing cluster to join (e.g. 'ray://head:10001' or 'auto'); empty: start a "
+                       "local one with token authentication and no dashboard")
+    num_cpus: int = _f(0, "CPUs of a local cluster (0: all)")
+    get_timeout_s: float = _f(300.0, "longest wait for any actor call, in seconds")
+    max_restarts: int = _f(-1, "restarts of a failed actor (-1: unlimited)")
+
+
+@dataclass(frozen=True)
+class TrackingSection:
+    uri: str = _f("", "MLflow tracking URI; empty: sqlite:///<data-dir>/mlflow.db")
+    experiment: str = _f("specialist", "MLflow experiment name")
+    log_every_s: float = _f(10.0, "seconds between metric writes")
+    figure_every_s: float = _f(120.0, "seconds between refreshed spectrum figures")
+    figure_goals: int = _f(3, "goals drawn in each figure refresh")
+
+
+@dataclass(frozen=True)
+class Config:
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    model: ModelSection = field(default_factory=ModelSection)
+    learner: LearnerSection = field(default_factory=LearnerSection)
+    experiments: ExperimentsSection = field(default_factory=ExperimentsSection)
+    ray: RaySection = field(default_factory=RaySection)
+    tracking: TrackingSection = field(default_factory=TrackingSection)
+
+
+_POSITIVE = {"goals_per_round", "group", "temperature", "rounds_in_flight", "width", "layers", "heads",
+             "mlp_ratio", "learning_rate", "batch_size", "checkpoint_every", "workers", "refine_top",
+             "get_timeout_s", "log_every_s", "figure_every_s"}
+
+
+def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """The configuration in a TOML file (None: defaults), with ``overrides`` applied per section.
+
+    Raises:
+        InputError: naming the file and the section.field at fault and what is allowed.
+    """
+    raw: dict[str, Any] = {}
+    source = path or "configuration"
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                raw = tomllib.load(fh)
+        except OSError as err:
+            raise InputError(path, "", f"cannot be read ({err.strerror})") from None
+        except tomllib.TOMLDecodeError as err:
+            raise InputError(path, "", f"is not valid TOML ({err})") from None
+    for name, values in (overrides or {}).items():
+        raw.setdefault(name, {}).update(values)
+    sections = {f.name: f.type for f in dataclasses.fields(Config)}
+    for name in raw:
+        if name not in sections:
+            raise InputError(source, name, f"is not a section; allowed: {', '.join(sections)}")
+    parts = {name: _section(source, name, globals()[sections[name]], raw.get(name, {})) for name in sections}
+    cfg = Config(**parts)
+    if cfg.model.width % cfg.model.heads:
+        raise InputError(source, "model.heads", f"is {cfg.model.heads}, which does not divide model.width "
+                         f"{cfg.model.width}; allowed: a divisor of the width")
+    return cfg
+
+
+def _section(source: str, name: str, cls: type, values: Any):
+    if not isinstance(values, dict):
+        raise InputError(source, name, "must be a table ([section]) of fields")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    out = {}
+    for key, value in values.items():
+        where = f"{name}.{key}"
+        if key not in fields:
+            raise InputError(source, where, f"is not a field; allowed: {', '.join(fields)}")
+        kind = type(fields[key].default)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not kind:
+            raise InputError(source, where, f"is {value!r}; allowed: a {kind.__name__} "
+                             f"({fields[key].metadata['doc']})")
+        if key in _POSITIVE and value <= 0:
+            raise InputError(source, where, f"is {value!r}; allowed: a number > 0")
+        if kind is int and value < 0 and key != "max_restarts":
+            raise InputError(source, where, f"is {value!r}; allowed: a whole number >= 0")
+        out[key] = value
+    return cls(**out)
+
+
+def to_toml(cfg: Config = Config()) -> str:
+    """``cfg`` as a TOML document, each field preceded by its documentation."""
+    lines = ["# specialist configuration: every field is optional; shown with its current value."]
+    for section in dataclasses.fields(cfg):
+        lines += ["", f"[{section.name}]"]
+        part = getattr(cfg, section.name)
+        for f in dataclasses.fields(part):
+            lines += [f"# {f.metadata['doc']}", f"{f.name} = {_toml_value(getattr(part, f.name))}"]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def as_params(cfg: Config) -> dict[str, str]:
+    """Flat ``section.field -> value`` strings (the tracking run's parameters)."""
+    return {f"{s}.{k}": str(v) for s, part in dataclasses.asdict(cfg).items() for k, v in part.items()}

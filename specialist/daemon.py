@@ -1,0 +1,242 @@
+"""The daemon: the loop's parts as Ray actors, fed and watched by one driver. The only module
+that imports ray.
+
+    code = run(cfg, data_dir, ray_address)    # until SIGINT/SIGTERM, or ``seconds`` if given
+
+The driver keeps ``rounds_in_flight`` rounds going (propose -> check on the actors, results to
+the learner), pushes each new parameter version to the proposer without waiting for it, polls
+the feeds, and writes metrics, figures and a heartbeat. Every call on an actor has a timeout.
+Proposing and checking are idempotent, so their actors retry tasks after a restart; the
+learner's updates are not, so a restarted learner resumes from its last checkpoint instead.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import socket
+import time
+from collections import deque
+from pathlib import Path
+
+if os.environ.get("RAY_AUTH_MODE", "token") != "token":
+    logging.getLogger("specialist").warning("RAY_AUTH_MODE=%s ignored: the daemon always uses token "
+                                            "authentication", os.environ["RAY_AUTH_MODE"])
+os.environ["RAY_AUTH_MODE"] = "token"  # read when ray is imported, so set before
+
+import ray  # noqa: E402
+from ray.exceptions import GetTimeoutError, RayError
+
+from specialist import loop, status as status_mod, tracking  # noqa: E402
+from specialist.config import Config  # noqa: E402
+from specialist.errors import InputError  # noqa: E402
+from specialist.store import Store  # noqa: E402
+
+log = logging.getLogger("specialist")
+
+
+@ray.remote
+class Host:
+    """Holds one plain worker built by a builder of ``specialist.loop``; calls its methods."""
+
+    def __init__(self, builder: str, cfg: Config, paths: loop.Paths):
+        self.worker = getattr(loop, builder)(cfg, paths)
+
+    def call(self, method: str, *args):
+        return getattr(self.worker, method)(*args)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+def run(cfg: Config, data_dir: str | Path, ray_address: str = "", seconds: float | None = None) -> int:
+    """Run the daemon on ``data_dir`` until a signal (or for ``seconds``); returns an exit code."""
+    paths = loop.Paths(Path(data_dir))
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    lock = _lock(paths)
+    _log_to(paths)
+    store = Store(paths.store)
+    logger = tracking.open_run(cfg, paths.data_dir, store)  # the experiment exists before any actor
+    log.info("tracking run %s at %s", logger.run_id, logger.uri)
+    _start_ray(cfg, ray_address or cfg.ray.address)
+    driver = None
+    try:
+        driver = Driver(cfg, paths, store, logger)
+        signal.signal(signal.SIGINT, driver.stop)
+        signal.signal(signal.SIGTERM, driver.stop)
+        driver.loop(seconds)
+        return 0
+    finally:
+        if driver is not None:
+            driver.shutdown()
+        ray.shutdown()
+        lock.close()
+
+
+class Driver:
+    """Schedules rounds on the actors and reports; see the module docstring."""
+
+    def __init__(self, cfg: Config, paths: loop.Paths, store: Store, logger: tracking.MlflowLogger):
+        self.cfg, self.paths, self.store, self.logger = cfg, paths, store, logger
+        self.timeout = cfg.ray.get_timeout_s
+        self.stopping, self.started = False, time.time()
+        self.feeds = self._actor("build_feeds", retries=-1)
+        self._get(self.feeds.call.remote("poll"))
+        self.goals = loop.train_goals(store)
+        self.learner = self._actor("build_learner", retries=0)
+        self.version = self._get(self.learner.call.remote("version"))  # restored (or fresh) before proposing
+        self.proposer = self._actor("build_proposer", retries=-1)
+        self.experiments = [self._actor("build_experiments", retries=-1) for _ in range(cfg.experiments.workers)]
+        self.round = loop.next_round(store)
+        self.rounds: deque = deque()  # (round, ObjectRef of the check)
+        self.learns: deque = deque()
+        self.push = None
+        self.report = status_mod.Report(store, cfg.daemon.goals_per_round)
+        self.clock = {"log": 0.0, "figure": time.time() + 30.0, "feeds": time.time()}
+        log.info("daemon up: round %d, parameter version %d, %d training goals", self.round, self.version,
+                 len(self.goals))
+
+    def _actor(self, builder: str, retries: int):
+        opts = {"max_restarts": self.cfg.ray.max_restarts, "max_task_retries": retries, "num_cpus": 0,
+                "runtime_env": {"env_vars": {"XLA_FLAGS": loop.THREAD_FLAGS}}}
+        return Host.options(**opts).remote(builder, self.cfg, self.paths)
+
+    def _get(self, ref):
+        return ray.get(ref, timeout=self.timeout)
+
+    def stop(self, signum=None, frame=None) -> None:
+        if self.stopping:  # a second signal: stop waiting for in-flight work
+            raise KeyboardInterrupt
+        log.info("signal %s: finishing in-flight work, then a checkpoint", signum)
+        self.stopping = True
+
+    def loop(self, seconds: float | None = None) -> None:
+        end = None if seconds is None else time.time() + seconds
+        while not self.stopping and (end is None or time.time() < end):
+            while len(self.rounds) < self.cfg.daemon.rounds_in_flight:
+                self._submit()
+            self._collect(timeout=0.5)
+            self._periodic()
+
+    def _submit(self) -> None:
+        goals = loop.round_goals(self.goals, self.round, self.cfg)
+        batch = self.proposer.call.remote("propose", self.round, goals)
+        worker = self.experiments[self.round % len(self.experiments)]
+        self.rounds.append((self.round, worker.call.remote("check", batch)))
+        self.round += 1
+
+    def _collect(self, timeout: float) -> None:
+        pending = [ref for _, ref in self.rounds] + list(self.learns)
+        ready, _ = ray.wait(pending, num_returns=1, timeout=timeout)
+        if self.rounds and self.rounds[0][1] in ready:
+            self._checked(*self.rounds.popleft())
+        if self.learns and self.learns[0] in ready:
+            self._learned(self.learns.popleft())
+
+    def _checked(self, round_: int, ref) -> None:
+        try:
+            result = self._get(ref)
+        except (RayError, GetTimeoutError) as err:  # its goals come round again; nothing was half-written
+            log.warning("round %d was not checked and is skipped: %s", round_, err)
+            return
+        self.report.add(result)
+        while len(self.learns) >= 2:  # the learner keeps up with the checks, or checks wait
+            self._learned(self.learns.popleft())
+        self.learns.append(self.learner.call.remote("learn", ref))
+
+    def _learned(self, ref) -> None:
+        try:
+            metrics = self._get(ref)
+        except (RayError, GetTimeoutError) as err:  # the restarted learner resumes from its checkpoint
+            log.warning("a learner update failed and is skipped: %s", err)
+            return
+        self.report.learner = metrics
+        self.version = metrics["step"]
+        if metrics.get("checkpoint") is not None:
+            log.info("checkpoint at step %d", metrics["checkpoint"])
+        if self.push is None or ray.wait([self.push], timeout=0)[0]:
+            self.push = self.proposer.call.remote("set_params", self.learner.call.remote("params"))
+
+    def _periodic(self) -> None:
+        now = time.time()
+        if now - self.clock["feeds"] >= 60.0:
+            self.clock["feeds"] = now
+            if sum(self._get(self.feeds.call.remote("poll")).values()):
+                self.goals = loop.train_goals(self.store)
+        if now - self.clock["log"] >= self.cfg.tracking.log_every_s:
+            self.clock["log"] = now
+            self._write_status(running=True)
+        if now >= self.clock["figure"] and self.report.rounds:
+            self.clock["figure"] = now + self.cfg.tracking.figure_every_s
+            self._figure()
+
+    def _write_status(self, running: bool) -> None:
+        metrics = self.report.metrics()
+        self.logger.write({**metrics, "params_version": self.version}, step=self.round)
+        self.store.put("cursors", {"stream": status_mod.CURSOR, "position": {
+            "running": running, "pid": os.getpid(), "host": socket.gethostname(), "started_at": self.started,
+            "heartbeat": time.time(), "round": self.round, "params_version": self.version,
+            "run_id": self.logger.run_id, "metrics": metrics}})
+
+    def _figure(self) -> None:
+        from specialist import figures
+
+        items = []
+        for best in self.report.best_designs(self.cfg.tracking.figure_goals):
+            series = self._get(self.experiments[0].call.remote("curves", best["goal"], best["design"]))
+            if series:
+                items.append((f"{best['goal'].get('name', best['goal_hash'][:12])}: merit {best['merit']:.3g}",
+                              series))
+        if items:
+            fig = figures.designs_against_goals(items)
+            self.logger.write({"figures/best_designs": fig}, step=self.round)
+            figures.close(fig)
+
+    def shutdown(self) -> None:
+        """Finish what is in flight, checkpoint, write the last status and end the run."""
+        try:
+            while self.rounds:
+                self._checked(*self.rounds.popleft())
+            while self.learns:
+                self._learned(self.learns.popleft())
+            step = self._get(self.learner.call.remote("checkpoint"))
+            log.info("shutdown checkpoint at step %d", step)
+            self._write_status(running=False)
+            self.logger.close("FINISHED")
+        except KeyboardInterrupt:
+            self.logger.close("KILLED")
+
+
+def _start_ray(cfg: Config, address: str) -> None:
+    env = {"env_vars": {"XLA_FLAGS": loop.THREAD_FLAGS}}
+    if address:
+        ray.init(address=address, runtime_env=env, logging_level=logging.WARNING, log_to_driver=False)
+        return
+    ray.init(num_cpus=cfg.ray.num_cpus or None, include_dashboard=False, runtime_env=env,
+             logging_level=logging.WARNING, log_to_driver=False)
+
+
+def _lock(paths: loop.Paths):
+    """An exclusive lock on the data directory, released by the OS however the process ends."""
+    fh = open(paths.data_dir / "daemon.lock", "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        raise InputError("--data-dir", "", f"{paths.data_dir} is in use by a running daemon (pid "
+                         f"{fh.read().strip() or 'unknown'}); stop it first or choose another data directory")
+    fh.truncate(0)
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
+
+
+def _log_to(paths: loop.Paths) -> None:
+    handler = logging.FileHandler(paths.logs / "daemon.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    console = logging.StreamHandler()
+    console.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    log.handlers[:] = [handler, console]
+    log.setLevel(logging.INFO)

@@ -1,0 +1,46 @@
+"""Figures for the dashboard, drawn from plain series so that domains need no plotting library.
+
+A series is {"panel", "label", "kind": "goal" | "design", "x", "y", "xlabel"}; series sharing a
+panel name share axes.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # a daemon has no screen
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def designs_against_goals(items: list[tuple[str, list[dict]]]):
+    """One row per goal (title, its series), one column per panel; returns the Figure."""
+    rows = [(title, _panels(series)) for title, series in items]
+    cols = max((len(p) for _, p in rows), default=1)
+    fig, axes = plt.subplots(len(rows) or 1, cols, figsize=(4.5 * cols, 3.2 * max(len(rows), 1)),
+                             squeeze=False)
+    for r, (title, panels) in enumerate(rows):
+        for c, (panel, series) in enumerate(panels.items()):
+            ax = axes[r][c]
+            for s in series:
+                style = {"color": "0.3", "linestyle": "--", "marker": "." if len(s["x"]) == 1 else None} \
+                    if s["kind"] == "goal" else {"color": "C0", "marker": "o" if len(s["x"]) == 1 else None}
+                ax.plot(s["x"], s["y"], label=s["label"], **style)
+            ax.set_title(f"{title}\n{panel}" if c == 0 else panel, fontsize=8)
+            ax.set_xlabel(series[0].get("xlabel", ""), fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.legend(fontsize=7)
+        for c in range(len(panels), cols):
+            axes[r][c].axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def close(fig) -> None:
+    plt.close(fig)
+
+
+def _panels(series: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for s in series:
+        out.setdefault(s["panel"], []).append(s)
+    return out

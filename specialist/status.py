@@ -1,0 +1,94 @@
+"""What a daemon is doing: the driver's rolling report, and ``specialist status`` read from the store.
+
+The driver adds each checked round to a ``Report`` and writes its metrics to the tracking run
+and, with a heartbeat, to the store's cursor "daemon"; ``read`` needs only the data directory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from specialist.store import Store
+
+CURSOR = "daemon"
+_OPEN_GOALS = """
+    SELECT COUNT(*) FROM goals g WHERE g.split = 'train' AND NOT EXISTS (
+        SELECT 1 FROM hypotheses h JOIN verdicts v ON v.hypothesis_key = h.key
+        WHERE h.goal_hash = g.hash AND v.solved = 1)
+"""
+
+
+class Report:
+    """Rolling figures over the last ``window`` checked rounds, plus counts from the store."""
+
+    def __init__(self, store: Store, window: int = 25):
+        self.store, self.window = store, deque(maxlen=window)
+        self.rounds, self.learner, self.best = 0, {}, {}
+
+    def add(self, result: dict) -> None:
+        self.window.append((time.time(), result))
+        self.rounds += 1
+        for b in result["best"]:
+            if b["goal_hash"] not in self.best or b["merit"] < self.best[b["goal_hash"]]["merit"]:
+                self.best[b["goal_hash"]] = b
+
+    def metrics(self) -> dict[str, float]:
+        out = {"papers_ingested": self.store.count("papers"), "results_ingested": self.store.count("results"),
+               "goals_open": int(self.store.query(_OPEN_GOALS)[0][0]),
+               "goals_train": self.store.count("goals", "split = 'train'"),
+               "hypotheses_verified": self.store.count("verdicts"), "rounds_checked": self.rounds}
+        if self.learner:
+            out.update(learner_loss=self.learner["loss"], replay_goals=self.learner["replay_goals"])
+        if self.window:
+            results = [r for _, r in self.window]
+            for key in ("solve_rate", "sampled_solve_rate", "mean_best_merit", "median_sampled_merit"):
+                out[key] = float(np.mean([r[key] for r in results]))
+            span = self.window[-1][0] - self.window[0][0]
+            if span > 0:
+                out["hypotheses_verified_per_s"] = sum(r["verified"] for r in results[1:]) / span
+        return out
+
+    def best_designs(self, n: int) -> list[dict]:
+        """The best design so far of the first ``n`` goals (by hash): the same goals each refresh."""
+        return [self.best[h] for h in sorted(self.best)[:n]]
+
+
+def read(data_dir: str | Path) -> dict:
+    """The status document of the daemon whose data directory is ``data_dir``."""
+    data_dir = Path(data_dir).absolute()
+    store = Store(data_dir / "store.sqlite")
+    try:
+        cursor = store.get("cursors", CURSOR)
+        beat = cursor["position"] if cursor else {}
+        last = store.query("SELECT MAX(step) FROM model_versions")[0][0]
+        metrics = beat.get("metrics", {})
+        return {"running": _locked(data_dir), "data_dir": str(data_dir),
+                "papers": store.count("papers"), "results": store.count("results"),
+                "goals": store.count("goals"), "goals_open": int(store.query(_OPEN_GOALS)[0][0]),
+                "hypotheses_verified": store.count("verdicts"),
+                "params_version": beat.get("params_version", last),
+                "last_checkpoint_step": last, "solve_rate": metrics.get("solve_rate"),
+                "round": beat.get("round"), "pid": beat.get("pid"), "host": beat.get("host"),
+                "heartbeat_age_s": None if "heartbeat" not in beat else round(time.time() - beat["heartbeat"], 1),
+                "tracking_run": beat.get("run_id"), "metrics": metrics}
+    finally:
+        store.close()
+
+
+def _locked(data_dir: Path) -> bool:
+    """True while a daemon holds the data directory's lock."""
+    path = data_dir / "daemon.lock"
+    if not path.exists():
+        return False
+    with open(path) as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False

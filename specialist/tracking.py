@@ -1,0 +1,95 @@
+"""Tracking: the one module that imports mlflow, behind ``write(dict)`` and ``close()``.
+
+    logger = open_run(cfg, paths, store)     # the daemon's run: created once, continued after
+    logger.write({"solve_rate": 0.4, "figures/best": fig}, step=round)      # numbers, figures
+    logger.close()                           # FINISHED; a killed daemon leaves it RUNNING
+
+The run's id is kept in the store (cursor "tracking"), so a restarted daemon writes into the same
+run. The default tracking URI is an absolute sqlite file under the data directory, with the
+artifacts beside it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"  # never unpickle what a store holds
+
+import mlflow  # noqa: E402
+from mlflow.entities import Metric, Param, RunStatus  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+from specialist.config import Config, as_params  # noqa: E402
+from specialist.store import Store  # noqa: E402
+
+CURSOR = "tracking"
+
+
+class Logger(Protocol):
+    """Where the stages' figures go."""
+
+    def write(self, values: dict[str, Any], step: int = 0) -> None:
+        """Numbers become metrics, matplotlib figures become PNG artifacts named by their key."""
+
+    def close(self, status: str = "FINISHED") -> None:
+        """End the run."""
+
+
+def default_uri(data_dir: Path) -> str:
+    return "sqlite:///" + str((Path(data_dir) / "mlflow.db").absolute())
+
+
+class MlflowLogger:
+    """One MLflow run; writes go through one client, batched per call."""
+
+    def __init__(self, uri: str, experiment: str, artifacts: Path, run_id: str | None = None,
+                 params: dict[str, str] | None = None):
+        self.client = MlflowClient(tracking_uri=uri)
+        self.uri = uri
+        found = self.client.get_experiment_by_name(experiment)
+        exp_id = found.experiment_id if found else self.client.create_experiment(
+            experiment, artifact_location=Path(artifacts).absolute().as_uri())
+        if run_id is not None:
+            self.run_id = run_id
+            self.client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
+        else:
+            self.run_id = self.client.create_run(exp_id, run_name="specialist-daemon").info.run_id
+            self.client.log_batch(self.run_id, params=[Param(k, v[:6000]) for k, v in (params or {}).items()])
+
+    def write(self, values: dict[str, Any], step: int = 0) -> None:
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, float(v), now, step) for k, v in values.items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+        if metrics:
+            self.client.log_batch(self.run_id, metrics=metrics)
+        for k, v in values.items():
+            if hasattr(v, "savefig"):
+                self.client.log_figure(self.run_id, v, f"{k}.png")
+
+    def close(self, status: str = "FINISHED") -> None:
+        self.client.set_terminated(self.run_id, status=status)
+
+
+def open_run(cfg: Config, data_dir: Path, store: Store) -> MlflowLogger:
+    """The daemon's run under ``data_dir``: continued if the store names one, else a new one."""
+    uri = cfg.tracking.uri or default_uri(data_dir)
+    cursor = store.get("cursors", CURSOR)
+    run_id = cursor["position"]["run_id"] if cursor and cursor["position"].get("uri") == uri else None
+    if run_id is not None and not _exists(uri, run_id):
+        run_id = None  # the tracking database was removed or replaced: start a new run
+    logger = MlflowLogger(uri, cfg.tracking.experiment, Path(data_dir) / "mlflow-artifacts", run_id,
+                          as_params(cfg))
+    store.put("cursors", {"stream": CURSOR, "position": {"uri": uri, "run_id": logger.run_id}})
+    return logger
+
+
+def _exists(uri: str, run_id: str) -> bool:
+    try:
+        MlflowClient(tracking_uri=uri).get_run(run_id)
+        return True
+    except mlflow.exceptions.MlflowException:
+        return False
