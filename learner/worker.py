@@ -37,8 +37,9 @@ class LearnerWorker:
         restored = checkpoints.restore(self.learner.state)
         if restored is not None:
             self.learner.state = restored[0]
-        else:
-            self.checkpoint()  # version 0: the initial weights are a version too
+        # Version 0 (the initial weights) is a version too; and a process killed between saving
+        # a checkpoint and recording it leaves the record to write now.
+        self.checkpoint()
         self.replay.load(store)
         self.rng = np.random.default_rng([seed, self.step])
 
@@ -70,7 +71,7 @@ class LearnerWorker:
     def checkpoint(self) -> int:
         """Save the state with the store's stream positions; record the version; returns the step."""
         cursors = {row["stream"]: row["position"] for row in self.store.rows("cursors")}
-        step = self.checkpoints.save(self.learner.state, {**self.meta, "cursors": cursors})
+        step = self.checkpoints.save(self.learner.state, {**self.meta, "cursors": cursors})  # no-op if saved
         self.store.put("model_versions", {"version": step, "step": step,
                                           "checkpoint": str(self.checkpoints.directory / str(step)),
                                           "metrics": {"loss": self.last_loss if np.isfinite(self.last_loss)

@@ -13,6 +13,7 @@ learner's updates are not, so a restarted learner resumes from its last checkpoi
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import signal
@@ -20,6 +21,8 @@ import socket
 import time
 from collections import deque
 from pathlib import Path
+
+import psutil
 
 if os.environ.get("RAY_AUTH_MODE", "token") != "token":
     logging.getLogger("specialist").warning("RAY_AUTH_MODE=%s ignored: the daemon always uses token "
@@ -37,9 +40,10 @@ from specialist.store import Store  # noqa: E402
 log = logging.getLogger("specialist")
 
 
-@ray.remote
+@ray.remote(concurrency_groups={"control": 1})
 class Host:
-    """Holds one plain worker built by a builder of ``specialist.loop``; calls its methods."""
+    """Holds one plain worker built by a builder of ``specialist.loop``; calls its methods one at
+    a time. ``pid`` answers beside a running call."""
 
     def __init__(self, builder: str, cfg: Config, paths: loop.Paths):
         self.worker = getattr(loop, builder)(cfg, paths)
@@ -47,6 +51,7 @@ class Host:
     def call(self, method: str, *args):
         return getattr(self.worker, method)(*args)
 
+    @ray.method(concurrency_group="control")
     def pid(self) -> int:
         return os.getpid()
 
@@ -57,10 +62,12 @@ def run(cfg: Config, data_dir: str | Path, ray_address: str = "", seconds: float
     paths.logs.mkdir(parents=True, exist_ok=True)
     lock = _lock(paths)
     _log_to(paths)
+    _reap_previous(paths)
     store = Store(paths.store)
     logger = tracking.open_run(cfg, paths.data_dir, store)  # the experiment exists before any actor
     log.info("tracking run %s at %s", logger.run_id, logger.uri)
     _start_ray(cfg, ray_address or cfg.ray.address)
+    _record_ray_processes(paths)
     driver = None
     try:
         driver = Driver(cfg, paths, store, logger)
@@ -82,26 +89,44 @@ class Driver:
         self.cfg, self.paths, self.store, self.logger = cfg, paths, store, logger
         self.timeout = cfg.ray.get_timeout_s
         self.stopping, self.started = False, time.time()
+        self.actors: dict[str, object] = {}
+        # Built side by side; the proposer last, from the checkpoint the learner restores or writes.
         self.feeds = self._actor("build_feeds", retries=-1)
-        self._get(self.feeds.call.remote("poll"))
-        self.goals = loop.train_goals(store)
         self.learner = self._actor("build_learner", retries=0)
-        self.version = self._get(self.learner.call.remote("version"))  # restored (or fresh) before proposing
+        self.experiments = [self._actor("build_experiments", retries=-1, name=f"experiments-{i}")
+                            for i in range(cfg.experiments.workers)]
+        polled, version = self.feeds.call.remote("poll"), self.learner.call.remote("version")
+        self._get(polled)
+        self.version = self._get(version)
         self.proposer = self._actor("build_proposer", retries=-1)
-        self.experiments = [self._actor("build_experiments", retries=-1) for _ in range(cfg.experiments.workers)]
+        self.goals = loop.train_goals(store)
         self.round = loop.next_round(store)
         self.rounds: deque = deque()  # (round, ObjectRef of the check)
         self.learns: deque = deque()
         self.push = None
-        self.report = status_mod.Report(store, cfg.daemon.goals_per_round)
-        self.clock = {"log": 0.0, "figure": time.time() + 30.0, "feeds": time.time()}
+        self.report = status_mod.Report(store)
+        self.clock = {"log": 0.0, "figure": time.time() + min(30.0, cfg.tracking.figure_every_s), "feeds": time.time()}
         log.info("daemon up: round %d, parameter version %d, %d training goals", self.round, self.version,
                  len(self.goals))
 
-    def _actor(self, builder: str, retries: int):
+    def _actor(self, builder: str, retries: int, name: str = ""):
         opts = {"max_restarts": self.cfg.ray.max_restarts, "max_task_retries": retries, "num_cpus": 0,
                 "runtime_env": {"env_vars": {"XLA_FLAGS": loop.THREAD_FLAGS}}}
-        return Host.options(**opts).remote(builder, self.cfg, self.paths)
+        actor = Host.options(**opts).remote(builder, self.cfg, self.paths)
+        self.actors[name or builder.removeprefix("build_")] = actor
+        return actor
+
+    def _pids(self) -> dict[str, int | None]:
+        """Each actor's process id (None for one that does not answer within 2 s)."""
+        refs = {name: actor.pid.remote() for name, actor in self.actors.items()}
+        ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=2.0)
+        out = {}
+        for name, ref in refs.items():
+            try:
+                out[name] = ray.get(ref, timeout=0) if ref in ready else None
+            except RayError:
+                out[name] = None
+        return out
 
     def _get(self, ref):
         return ray.get(ref, timeout=self.timeout)
@@ -178,7 +203,8 @@ class Driver:
         self.store.put("cursors", {"stream": status_mod.CURSOR, "position": {
             "running": running, "pid": os.getpid(), "host": socket.gethostname(), "started_at": self.started,
             "heartbeat": time.time(), "round": self.round, "params_version": self.version,
-            "run_id": self.logger.run_id, "metrics": metrics}})
+            "run_id": self.logger.run_id, "actors": self._pids(), "metrics": metrics}})
+        _record_ray_processes(self.paths)
 
     def _figure(self) -> None:
         from specialist import figures
@@ -204,6 +230,8 @@ class Driver:
             step = self._get(self.learner.call.remote("checkpoint"))
             log.info("shutdown checkpoint at step %d", step)
             self._write_status(running=False)
+            if self.report.rounds:
+                self._figure()
             self.logger.close("FINISHED")
         except KeyboardInterrupt:
             self.logger.close("KILLED")
@@ -231,6 +259,37 @@ def _lock(paths: loop.Paths):
     fh.write(str(os.getpid()))
     fh.flush()
     return fh
+
+
+def _record_ray_processes(paths: loop.Paths) -> None:
+    """Note the processes Ray started for this daemon, so that a restart after a kill -9 can end
+    those that outlived it (Ray's node agents do)."""
+    procs = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            procs.append([p.pid, p.create_time()])
+        except psutil.Error:
+            pass
+    (paths.data_dir / "ray-processes.json").write_text(json.dumps(procs))
+
+
+def _reap_previous(paths: loop.Paths) -> None:
+    """End what a killed predecessor's Ray left running (same pid and start time only)."""
+    path = paths.data_dir / "ray-processes.json"
+    if not path.exists():
+        return
+    reaped = 0
+    for pid, created in json.loads(path.read_text() or "[]"):
+        try:
+            p = psutil.Process(pid)
+            if abs(p.create_time() - created) < 0.01:
+                p.kill()
+                reaped += 1
+        except psutil.Error:
+            pass
+    if reaped:
+        log.info("ended %d processes left by the previous daemon's Ray", reaped)
+    path.unlink()
 
 
 def _log_to(paths: loop.Paths) -> None:

@@ -70,7 +70,8 @@ class Store:
     def __init__(self, path: str | Path, timeout_s: float = 30.0):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = str(path)
-        self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+        # Used from one thread at a time, though not always the one that opened it (actor threads).
+        self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

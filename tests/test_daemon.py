@@ -1,0 +1,186 @@
+"""The daemon with real processes, a real local Ray cluster and a real MLflow store.
+
+kill -9 at random moments, then a restart: the learner's step continues from the last
+checkpoint, the MLflow run continues, and nothing recorded is lost or recorded twice. A killed
+experiments actor is restarted and the loop goes on. SIGTERM ends cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from specialist import status
+from specialist.tracking import default_uri
+
+pytestmark = pytest.mark.daemon
+
+CONFIG = """
+[daemon]
+goals_per_round = 2
+group = 4
+rounds_in_flight = 2
+[model]
+width = 32
+layers = 1
+heads = 2
+[learner]
+batch_size = 8
+steps_per_round = 1
+checkpoint_every = 2
+[experiments]
+refine_budget = 0
+[tracking]
+log_every_s = 1.0
+figure_every_s = 5.0
+[ray]
+num_cpus = 2
+get_timeout_s = 120.0
+"""
+PER_ROUND = 2 * 4  # goals_per_round x group: every hypothesis of a round, and nothing more
+
+
+def _start(data: Path, config: Path) -> subprocess.Popen:
+    log = open(data.parent / "daemon.out", "a")
+    return subprocess.Popen([sys.executable, "-m", "specialist.cli", "run", "--config", str(config),
+                             "--data-dir", str(data)], stdout=log, stderr=subprocess.STDOUT)
+
+
+def _wait(predicate, timeout: float, what: str):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _up(data: Path, proc: subprocess.Popen):
+    """The status once this process's daemon has written a heartbeat with its actors' pids."""
+    def ready():
+        assert proc.poll() is None, f"daemon exited with {proc.returncode}"
+        if not (data / "store.sqlite").exists():
+            return None
+        doc = status.read(data)
+        actors = doc["metrics"] and doc.get("pid") == proc.pid and _actors(data)
+        return doc if actors and all(actors.values()) else None
+    return _wait(ready, 180, "the daemon to come up")
+
+
+def _actors(data: Path) -> dict:
+    db = sqlite3.connect(data / "store.sqlite")
+    row = db.execute("SELECT position FROM cursors WHERE stream = 'daemon'").fetchone()
+    db.close()
+    import json
+
+    return json.loads(row[0]).get("actors", {}) if row else {}
+
+
+def _query(data: Path, sql: str):
+    db = sqlite3.connect(data / "store.sqlite")
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def _check_records(data: Path) -> dict:
+    """Invariants of the store after any number of kills; returns the keys it holds."""
+    keys = {t: {r[0] for r in _query(data, f"SELECT {k} FROM {t}")}
+            for t, k in (("hypotheses", "key"), ("verdicts", "hypothesis_key"), ("goals", "hash"),
+                         ("model_versions", "version"))}
+    assert keys["hypotheses"] == keys["verdicts"], "a hypothesis without its verdict, or the reverse"
+    per_round = dict(_query(data, "SELECT round, COUNT(*) FROM hypotheses GROUP BY round"))
+    assert all(n == PER_ROUND for n in per_round.values()), per_round  # no round recorded twice or in part
+    assert sorted(per_round) == list(range(len(per_round))), "a gap in the rounds"
+    assert len(keys["goals"]) == 260  # the curriculum, delivered once however often the daemon starts
+    return keys
+
+
+def _last_checkpoint(data: Path) -> int:
+    """The newest complete orbax checkpoint (its folder is renamed to the step when complete)."""
+    return max(int(p.name) for p in (data / "checkpoints").iterdir() if p.name.isdigit())
+
+
+def _mlflow_runs(data: Path):
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(default_uri(data))
+    runs = client.search_runs([client.get_experiment_by_name("specialist").experiment_id])
+    return client, runs
+
+
+def test_kill_9_at_random_moments_then_restart_resumes_and_loses_nothing(tmp_path):
+    data, config = tmp_path / "data", tmp_path / "specialist.toml"
+    config.write_text(CONFIG)
+    rng = random.Random(7)
+    before, run_ids, last_step, steps = {}, set(), 0, []
+    for kill in range(5):
+        proc = _start(data, config)
+        doc = _up(data, proc)
+        assert doc["params_version"] == last_step, "the learner did not resume from the last checkpoint"
+        run_ids.add(doc["tracking_run"])
+        # the kill lands at a random moment once this session is at work
+        _wait(lambda: (_query(data, "SELECT MAX(round) FROM hypotheses")[0][0] or -1) >= doc["round"], 120,
+              "a round of this session")
+        time.sleep(rng.uniform(0.0, 10.0))
+        actors = _actors(data)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        # actors outlive their driver by a moment and may finish a write (a checkpoint, say)
+        _wait(lambda: not any(psutil.pid_exists(pid) for pid in actors.values() if pid), 60, "the actors to end")
+        keys = _check_records(data)
+        steps.append(_last_checkpoint(data))
+        assert all(before[t] <= keys[t] for t in before), "a record vanished"
+        before = keys
+        last_step = _last_checkpoint(data)
+    proc = _start(data, config)
+    doc = _up(data, proc)
+    assert doc["params_version"] == last_step and doc["round"] >= len(_query(data, "SELECT DISTINCT round FROM hypotheses"))
+    _wait(lambda: _last_checkpoint(data) > last_step, 120, "a checkpoint beyond the last one")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 0
+    _check_records(data)
+    assert len(run_ids) == 1
+    assert steps == sorted(steps) and steps[-1] > steps[0], f"checkpoint steps at the kills: {steps}"
+    recorded = {r[0] for r in _query(data, "SELECT step FROM model_versions")}
+    assert last_step in recorded and _last_checkpoint(data) in recorded
+    client, runs = _mlflow_runs(data)
+    assert [r.info.run_id for r in runs] == list(run_ids) and runs[0].info.status == "FINISHED"
+    assert {"solve_rate", "hypotheses_verified_per_s", "learner_loss", "params_version", "goals_open",
+            "papers_ingested"} <= set(runs[0].data.metrics)
+    assert not status.read(data)["running"]
+
+
+def test_a_killed_experiments_actor_is_restarted_and_the_loop_goes_on(tmp_path):
+    data, config = tmp_path / "data", tmp_path / "specialist.toml"
+    config.write_text(CONFIG)
+    proc = _start(data, config)
+    try:
+        _up(data, proc)
+        _wait(lambda: _query(data, "SELECT COUNT(*) FROM verdicts")[0][0] >= PER_ROUND, 120, "a verified round")
+        victim = _actors(data)["experiments-0"]
+        os.kill(victim, signal.SIGKILL)
+        at_kill = _query(data, "SELECT COUNT(*) FROM verdicts")[0][0]
+        _wait(lambda: _actors(data).get("experiments-0") not in (None, victim), 120, "a restarted actor")
+        _wait(lambda: _query(data, "SELECT COUNT(*) FROM verdicts")[0][0] >= at_kill + 3 * PER_ROUND, 120,
+              "rounds checked after the restart")
+        assert proc.poll() is None
+        _check_records(data)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0
+    _, runs = _mlflow_runs(data)
+    artifacts = runs[0].info.artifact_uri.removeprefix("file://")
+    assert list(Path(artifacts).glob("figures/*.png")), "no figure in the run"
