@@ -103,7 +103,7 @@ class Driver:
         self.round = loop.next_round(store)
         self.rounds: deque = deque()  # (round, ObjectRef of the check)
         self.learns: deque = deque()
-        self.push = None
+        self.params = None  # ObjectRef of the learner's newest (version, params), not yet pushed
         self.report = status_mod.Report(store)
         self.clock = {"log": 0.0, "figure": time.time() + min(30.0, cfg.tracking.figure_every_s), "feeds": time.time()}
         log.info("daemon up: round %d, parameter version %d, %d training goals", self.round, self.version,
@@ -143,6 +143,7 @@ class Driver:
             while len(self.rounds) < self.cfg.daemon.rounds_in_flight:
                 self._submit()
             self._collect(timeout=0.5)
+            self._push_params()
             self._periodic()
 
     def _submit(self) -> None:
@@ -153,7 +154,7 @@ class Driver:
         self.round += 1
 
     def _collect(self, timeout: float) -> None:
-        pending = [ref for _, ref in self.rounds] + list(self.learns)
+        pending = [ref for _, ref in self.rounds] + list(self.learns) + ([self.params] if self.params is not None else [])
         ready, _ = ray.wait(pending, num_returns=1, timeout=timeout)
         if self.rounds and self.rounds[0][1] in ready:
             self._checked(*self.rounds.popleft())
@@ -181,8 +182,13 @@ class Driver:
         self.version = metrics["step"]
         if metrics.get("checkpoint") is not None:
             log.info("checkpoint at step %d", metrics["checkpoint"])
-        if self.push is None or ray.wait([self.push], timeout=0)[0]:
-            self.push = self.proposer.call.remote("set_params", self.learner.call.remote("params"))
+        if self.params is None:  # handed to the proposer once ready: a proposer task waiting on
+            self.params = self.learner.call.remote("params")  # the learner would stall sampling
+
+    def _push_params(self) -> None:
+        if self.params is not None and ray.wait([self.params], timeout=0)[0]:
+            self.proposer.call.remote("set_params", self.params)
+            self.params = None
 
     def _periodic(self) -> None:
         now = time.time()

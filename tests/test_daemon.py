@@ -49,10 +49,24 @@ get_timeout_s = 120.0
 PER_ROUND = 2 * 4  # goals_per_round x group: every hypothesis of a round, and nothing more
 
 
-def _start(data: Path, config: Path) -> subprocess.Popen:
-    log = open(data.parent / "daemon.out", "a")
-    return subprocess.Popen([sys.executable, "-m", "specialist.cli", "run", "--config", str(config),
-                             "--data-dir", str(data)], stdout=log, stderr=subprocess.STDOUT)
+@pytest.fixture
+def start(tmp_path):
+    """Starts daemons on tmp_path/data; any still running when the test ends is killed."""
+    procs = []
+
+    def _start() -> subprocess.Popen:
+        log = open(tmp_path / "daemon.out", "a")
+        procs.append(subprocess.Popen([sys.executable, "-m", "specialist.cli", "run", "--config",
+                                       str(tmp_path / "specialist.toml"), "--data-dir", str(tmp_path / "data")],
+                                      stdout=log, stderr=subprocess.STDOUT))
+        return procs[-1]
+
+    (tmp_path / "specialist.toml").write_text(CONFIG)
+    yield _start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 def _wait(predicate, timeout: float, what: str):
@@ -121,13 +135,12 @@ def _mlflow_runs(data: Path):
     return client, runs
 
 
-def test_kill_9_at_random_moments_then_restart_resumes_and_loses_nothing(tmp_path):
-    data, config = tmp_path / "data", tmp_path / "specialist.toml"
-    config.write_text(CONFIG)
+def test_kill_9_at_random_moments_then_restart_resumes_and_loses_nothing(tmp_path, start):
+    data = tmp_path / "data"
     rng = random.Random(7)
     before, run_ids, last_step, steps = {}, set(), 0, []
     for kill in range(5):
-        proc = _start(data, config)
+        proc = start()
         doc = _up(data, proc)
         assert doc["params_version"] == last_step, "the learner did not resume from the last checkpoint"
         run_ids.add(doc["tracking_run"])
@@ -145,7 +158,7 @@ def test_kill_9_at_random_moments_then_restart_resumes_and_loses_nothing(tmp_pat
         assert all(before[t] <= keys[t] for t in before), "a record vanished"
         before = keys
         last_step = _last_checkpoint(data)
-    proc = _start(data, config)
+    proc = start()
     doc = _up(data, proc)
     assert doc["params_version"] == last_step and doc["round"] >= len(_query(data, "SELECT DISTINCT round FROM hypotheses"))
     _wait(lambda: _last_checkpoint(data) > last_step, 120, "a checkpoint beyond the last one")
@@ -163,10 +176,9 @@ def test_kill_9_at_random_moments_then_restart_resumes_and_loses_nothing(tmp_pat
     assert not status.read(data)["running"]
 
 
-def test_a_killed_experiments_actor_is_restarted_and_the_loop_goes_on(tmp_path):
-    data, config = tmp_path / "data", tmp_path / "specialist.toml"
-    config.write_text(CONFIG)
-    proc = _start(data, config)
+def test_a_killed_experiments_actor_is_restarted_and_the_loop_goes_on(tmp_path, start):
+    data = tmp_path / "data"
+    proc = start()
     try:
         _up(data, proc)
         _wait(lambda: _query(data, "SELECT COUNT(*) FROM verdicts")[0][0] >= PER_ROUND, 120, "a verified round")
