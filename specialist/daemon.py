@@ -12,8 +12,6 @@ learner's updates are not, so a restarted learner resumes from its last checkpoi
 
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
 import os
 import signal
@@ -21,8 +19,6 @@ import socket
 import time
 from collections import deque
 from pathlib import Path
-
-import psutil
 
 if os.environ.get("RAY_AUTH_MODE", "token") != "token":
     logging.getLogger("specialist").warning("RAY_AUTH_MODE=%s ignored: the daemon always uses token "
@@ -32,9 +28,8 @@ os.environ["RAY_AUTH_MODE"] = "token"  # read when ray is imported, so set befor
 import ray  # noqa: E402
 from ray.exceptions import GetTimeoutError, RayError
 
-from specialist import loop, status as status_mod, tracking  # noqa: E402
+from specialist import loop, processes, status as status_mod, tracking  # noqa: E402
 from specialist.config import Config  # noqa: E402
-from specialist.errors import InputError  # noqa: E402
 from specialist.store import Store  # noqa: E402
 
 log = logging.getLogger("specialist")
@@ -60,14 +55,14 @@ def run(cfg: Config, data_dir: str | Path, ray_address: str = "", seconds: float
     """Run the daemon on ``data_dir`` until a signal (or for ``seconds``); returns an exit code."""
     paths = loop.Paths(Path(data_dir))
     paths.logs.mkdir(parents=True, exist_ok=True)
-    lock = _lock(paths)
+    lock = processes.lock(paths)
     _log_to(paths)
-    _reap_previous(paths)
+    processes.reap_previous(paths)
     store = Store(paths.store)
     logger = tracking.open_run(cfg, paths.data_dir, store)  # the experiment exists before any actor
     log.info("tracking run %s at %s", logger.run_id, logger.uri)
     _start_ray(cfg, ray_address or cfg.ray.address)
-    _record_ray_processes(paths)
+    processes.record_children(paths)
     driver = None
     try:
         driver = Driver(cfg, paths, store, logger)
@@ -154,11 +149,19 @@ class Driver:
         self.round += 1
 
     def _collect(self, timeout: float) -> None:
-        pending = [ref for _, ref in self.rounds] + list(self.learns) + ([self.params] if self.params is not None else [])
-        ready, _ = ray.wait(pending, num_returns=1, timeout=timeout)
-        if self.rounds and self.rounds[0][1] in ready:
+        """Wait until something is ready, then take every finished round and update, oldest first.
+
+        Readiness is asked of all pending objects at once: which one a single-object wait returns
+        among several ready ones is not the oldest, and waiting for one kind alone could stall.
+        """
+        pending = [ref for _, ref in self.rounds] + list(self.learns)
+        if self.params is not None:
+            pending.append(self.params)
+        ray.wait(pending, num_returns=1, timeout=timeout, fetch_local=False)
+        done = set(ray.wait(pending, num_returns=len(pending), timeout=0, fetch_local=False)[0])
+        while self.rounds and self.rounds[0][1] in done:
             self._checked(*self.rounds.popleft())
-        if self.learns and self.learns[0] in ready:
+        while self.learns and self.learns[0] in done:
             self._learned(self.learns.popleft())
 
     def _checked(self, round_: int, ref) -> None:
@@ -186,7 +189,7 @@ class Driver:
             self.params = self.learner.call.remote("params")  # the learner would stall sampling
 
     def _push_params(self) -> None:
-        if self.params is not None and ray.wait([self.params], timeout=0)[0]:
+        if self.params is not None and ray.wait([self.params], timeout=0, fetch_local=False)[0]:
             self.proposer.call.remote("set_params", self.params)
             self.params = None
 
@@ -210,7 +213,7 @@ class Driver:
             "running": running, "pid": os.getpid(), "host": socket.gethostname(), "started_at": self.started,
             "heartbeat": time.time(), "round": self.round, "params_version": self.version,
             "run_id": self.logger.run_id, "actors": self._pids(), "metrics": metrics}})
-        _record_ray_processes(self.paths)
+        processes.record_children(self.paths)
 
     def _figure(self) -> None:
         from specialist import figures
@@ -250,52 +253,6 @@ def _start_ray(cfg: Config, address: str) -> None:
         return
     ray.init(num_cpus=cfg.ray.num_cpus or None, include_dashboard=False, runtime_env=env,
              logging_level=logging.WARNING, log_to_driver=False)
-
-
-def _lock(paths: loop.Paths):
-    """An exclusive lock on the data directory, released by the OS however the process ends."""
-    fh = open(paths.data_dir / "daemon.lock", "a+")
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.seek(0)
-        raise InputError("--data-dir", "", f"{paths.data_dir} is in use by a running daemon (pid "
-                         f"{fh.read().strip() or 'unknown'}); stop it first or choose another data directory")
-    fh.truncate(0)
-    fh.write(str(os.getpid()))
-    fh.flush()
-    return fh
-
-
-def _record_ray_processes(paths: loop.Paths) -> None:
-    """Note the processes Ray started for this daemon, so that a restart after a kill -9 can end
-    those that outlived it (Ray's node agents do)."""
-    procs = []
-    for p in psutil.Process().children(recursive=True):
-        try:
-            procs.append([p.pid, p.create_time()])
-        except psutil.Error:
-            pass
-    (paths.data_dir / "ray-processes.json").write_text(json.dumps(procs))
-
-
-def _reap_previous(paths: loop.Paths) -> None:
-    """End what a killed predecessor's Ray left running (same pid and start time only)."""
-    path = paths.data_dir / "ray-processes.json"
-    if not path.exists():
-        return
-    reaped = 0
-    for pid, created in json.loads(path.read_text() or "[]"):
-        try:
-            p = psutil.Process(pid)
-            if abs(p.create_time() - created) < 0.01:
-                p.kill()
-                reaped += 1
-        except psutil.Error:
-            pass
-    if reaped:
-        log.info("ended %d processes left by the previous daemon's Ray", reaped)
-    path.unlink()
 
 
 def _log_to(paths: loop.Paths) -> None:
