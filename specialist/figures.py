@@ -21,10 +21,12 @@ def designs_against_goals(items: list[tuple[str, list[dict]]]):
     for r, (title, panels) in enumerate(rows):
         for c, (panel, series) in enumerate(panels.items()):
             ax = axes[r][c]
+            labelled = set()
             for s in series:
                 style = {"color": "0.3", "linestyle": "--", "marker": "." if len(s["x"]) == 1 else None} \
                     if s["kind"] == "goal" else {"color": "C0", "marker": "o" if len(s["x"]) == 1 else None}
-                ax.plot(s["x"], s["y"], label=s["label"], **style)
+                ax.plot(s["x"], s["y"], label=None if s["label"] in labelled else s["label"], **style)
+                labelled.add(s["label"])
             ax.set_title(f"{title}\n{panel}" if c == 0 else panel, fontsize=8)
             ax.set_xlabel(series[0].get("xlabel", ""), fontsize=8)
             ax.tick_params(labelsize=7)
