@@ -105,8 +105,8 @@ class Driver:
                  len(self.goals))
 
     def _actor(self, builder: str, retries: int, name: str = ""):
-        opts = {"max_restarts": self.cfg.ray.max_restarts, "max_task_retries": retries, "num_cpus": 0,
-                "runtime_env": {"env_vars": {"XLA_FLAGS": loop.THREAD_FLAGS}}}
+        # The XLA thread flags reach every actor through the job's runtime_env (see _start_ray).
+        opts = {"max_restarts": self.cfg.ray.max_restarts, "max_task_retries": retries, "num_cpus": 0}
         actor = Host.options(**opts).remote(builder, self.cfg, self.paths)
         self.actors[name or builder.removeprefix("build_")] = actor
         return actor

@@ -59,12 +59,16 @@ class Proposer:
     def propose(self, round_: int, goals: list[dict]) -> dict:
         """{"round", "version", "goals", "designs": [[design] * group per goal]}; the same round
         and parameters always give the same designs."""
-        cond_BxC = np.repeat(np.stack([self.domain.encode(g["goal"])[0] for g in goals]), self.group, axis=0)
         key = jax.random.fold_in(jax.random.key(self.seed), round_)
-        tokens = np.asarray(sample(self.params, self.cfg, cond_BxC, key, self.temperature))
-        designs = [[self.domain.decode(g["goal"], tokens[i * self.group + j].tolist()) for j in range(self.group)]
-                   for i, g in enumerate(goals)]
+        designs = self._designs([g["goal"] for g in goals], self.group, key)
         return {"round": round_, "version": self.version, "goals": goals, "designs": designs}
+
+    def _designs(self, goals: list[dict], group: int, key) -> list[list[dict]]:
+        """``group`` designs per goal from one batched sampling call."""
+        cond_BxC = np.repeat(np.stack([self.domain.encode(g)[0] for g in goals]), group, axis=0)
+        tokens = np.asarray(sample(self.params, self.cfg, cond_BxC, key, self.temperature))
+        return [[self.domain.decode(g, tokens[i * group + j].tolist()) for j in range(group)]
+                for i, g in enumerate(goals)]
 
     def best(self, goal: dict, budget: int, refine_top: int = 2, seed: int = 0) -> dict:
         """The best design for one goal within ``budget`` evaluations: a sampled group (one
@@ -74,9 +78,7 @@ class Proposer:
             {"design", "merit", "solved", "evaluations"}; design None if nothing valid was found.
         """
         group = max(1, min(self.group, budget))
-        cond_BxC = np.repeat(self.domain.encode(goal)[0][None], group, axis=0)
-        tokens = np.asarray(sample(self.params, self.cfg, cond_BxC, jax.random.key(seed), self.temperature))
-        designs = [self.domain.decode(goal, row.tolist()) for row in tokens]
+        (designs,) = self._designs([goal], group, jax.random.key(seed))
         verdicts = self.domain.verify(goal, designs)
         scored = [(v["merit"], d, v) for d, v in zip(designs, verdicts) if "merit" in v]
         spent = group

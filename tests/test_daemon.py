@@ -7,6 +7,7 @@ experiments actor is restarted and the loop goes on. SIGTERM ends cleanly.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -95,8 +96,6 @@ def _actors(data: Path) -> dict:
     db = sqlite3.connect(data / "store.sqlite")
     row = db.execute("SELECT position FROM cursors WHERE stream = 'daemon'").fetchone()
     db.close()
-    import json
-
     return json.loads(row[0]).get("actors", {}) if row else {}
 
 

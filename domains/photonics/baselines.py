@@ -23,7 +23,7 @@ from domains.photonics.merit import Evaluator
 
 METHODS = ("random", "de", "cmaes", "gradient")
 GRADIENT_COST = 3
-_CHUNK = 32  # designs per solver call: a fixed batch shape keeps to one compile per goal
+_CHUNK = 32  # designs per solver call: a fixed batch shape keeps the compilations few
 _DROP = 0.15  # share of a thickness gene's range that means "no layer"
 
 
