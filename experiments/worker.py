@@ -29,12 +29,17 @@ class Experiments:
         self.refine_budget, self.refine_top = refine_budget, refine_top
 
     def check(self, batch: dict) -> dict:
-        """Verdicts for every design of ``batch``; returns the round's summary and best per goal."""
-        records, best, sampled_solved, sampled_best = [], [], [], []
+        """Verdicts for every design of ``batch``; returns the round's summary, the best design per
+        goal (for expert iteration) and each goal's sampled group with its merits (for the
+        group-relative policy gradient)."""
+        records, best, groups, sampled_solved, sampled_best = [], [], [], [], []
         for slot, (entry, designs) in enumerate(zip(batch["goals"], batch["designs"])):
             goal = entry["goal"]
             verdicts = self.domain.verify(goal, designs)
             tried = [(d, v, "sampled") for d, v in zip(designs, verdicts)]
+            groups.append({"hash": entry["hash"], "goal": goal, "designs": designs,
+                           "merits": [v.get("merit") for v in verdicts],
+                           "solved": [bool(v.get("solved")) for v in verdicts]})
             sampled_solved.append(any(v.get("solved") for v in verdicts))
             sampled_best.append(min((v["merit"] for v in verdicts if "merit" in v), default=np.inf))
             tried += self._refine(entry["hash"], goal, designs, verdicts)
@@ -52,7 +57,7 @@ class Experiments:
                              "solved": solved})
         self.store.put_many(records)
         return {"round": batch["round"], "version": batch["version"], "verified": len(records) // 2,
-                "goals": len(batch["goals"]), "best": best,
+                "goals": len(batch["goals"]), "best": best, "groups": groups,
                 "solve_rate": float(np.mean([b["solved"] for b in best])) if best else 0.0,
                 "sampled_solve_rate": float(np.mean(sampled_solved)),
                 "mean_best_merit": float(np.mean([b["merit"] for b in best])) if best else float("inf"),

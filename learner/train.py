@@ -2,8 +2,12 @@
 
 Shape legend: B batch, T token positions, C conditioning features, V vocabulary.
 
-Expert iteration: the best verified (or refined) design of each goal becomes a target, and the
-step minimises the cross-entropy of its tokens given the goal's conditioning.
+One loss serves every phase: a weighted sum of per-row mean token cross-entropies.
+- Pretraining and expert iteration: rows are designs known to be good (simulator-made pairs, the
+  best verified or refined design of a goal), with positive weights summing to one.
+- Group-relative policy gradient: rows are a round's sampled designs with weight
+  pg_weight * w_goal * advantage / rows; a negative weight pushes a design's likelihood down.
+  Minimising advantage * cross-entropy is ascending advantage * log-likelihood (per token).
 """
 
 from __future__ import annotations
@@ -52,12 +56,12 @@ def pad_tokens(sequences: list[list[int]], length: int) -> np.ndarray:
 
 
 def loss_fn(params, model_cfg: ModelConfig, cond_BxC, tokens_BxT, weight_B):
-    """Weighted mean token cross-entropy up to and including END; PAD positions are ignored."""
+    """Sum over rows of weight * mean token cross-entropy (up to and including END; PAD ignored)."""
     logits_BxTxV = Specialist(model_cfg).apply(params, cond_BxC, tokens_BxT)
     ce_BxT = optax.softmax_cross_entropy_with_integer_labels(logits_BxTxV, tokens_BxT)
     mask_BxT = (tokens_BxT != PAD).astype(ce_BxT.dtype)
     per_row_B = (ce_BxT * mask_BxT).sum(axis=1) / jnp.maximum(mask_BxT.sum(axis=1), 1.0)
-    return (per_row_B * weight_B).sum() / jnp.maximum(weight_B.sum(), 1e-9)
+    return (per_row_B * weight_B).sum()
 
 
 def train_step(state: TrainState, batch: dict, model_cfg: ModelConfig, optimizer):
@@ -81,7 +85,8 @@ class Learner:
     def update(self, cond_BxC: np.ndarray, tokens: list[list[int]], weight_B: np.ndarray | None = None) -> dict:
         batch = {"cond": jnp.asarray(cond_BxC, jnp.float32),
                  "tokens": jnp.asarray(pad_tokens(tokens, self.model_cfg.max_tokens)),
-                 "weight": jnp.asarray(np.ones(len(tokens)) if weight_B is None else weight_B, jnp.float32)}
+                 "weight": jnp.asarray(np.full(len(tokens), 1.0 / len(tokens)) if weight_B is None else weight_B,
+                                       jnp.float32)}
         self.state, metrics = self._step(self.state, batch)
         return {k: float(v) for k, v in metrics.items()}
 

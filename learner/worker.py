@@ -1,9 +1,16 @@
 """The learner as a worker: verified rounds in, parameter versions and checkpoints out.
 
-    worker = LearnerWorker(domain, model_cfg, cfg, seed, store, checkpoints)   # restores if it can
+    worker = LearnerWorker(domain, model_cfg, cfg, seed, store, checkpoints, heldout)  # restores
     version, params = worker.params()                 # what proposers sample from
-    metrics = worker.learn(round_result)              # replay.offer + cfg.steps_per_round updates
+    metrics = worker.learn(round_result)              # the spectrum phase, then online updates
     worker.checkpoint()                               # also every cfg.checkpoint_every steps
+
+Two phases, told apart by the step alone, so a restart resumes the right one:
+- spectrum (step < cfg.pretrain_steps): simulator-made (goal, design) pairs from the domain's
+  optional ``synthetic(seed, count)``, seeded by the step;
+- signal: expert iteration on the replay and simulator-made pairs (share
+  cfg.synthetic_share), plus the group-relative policy gradient of the round's sampled
+  designs, all weighted per goal by MGPO.
 
 A parameter version is the learner step that produced it. Each checkpoint is recorded in the
 store's model_versions table with the stream positions it was taken at.
@@ -12,26 +19,31 @@ store's model_versions table with the stream positions it was taken at.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 
 import numpy as np
 
+from learner import mgpo
 from learner.checkpoint import Checkpoints
 from learner.replay import Replay
 from learner.train import Learner, LearnerConfig
-from specialist.domain import Domain
+from specialist.domain import Domain, goal_hash
 from specialist.model import ModelConfig
 from specialist.store import Store
+
+log = logging.getLogger(__name__)
 
 
 class LearnerWorker:
     """Holds the learner's state; restores the latest checkpoint and the replay at construction."""
 
     def __init__(self, domain: Domain, model_cfg: ModelConfig, cfg: LearnerConfig, seed: int,
-                 store: Store, checkpoints: Checkpoints):
-        self.cfg, self.store, self.checkpoints = cfg, store, checkpoints
+                 store: Store, checkpoints: Checkpoints, heldout: frozenset = frozenset()):
+        self.domain, self.cfg, self.store, self.checkpoints, self.seed = domain, cfg, store, checkpoints, seed
         self.learner = Learner(model_cfg, cfg, seed)
-        self.replay = Replay(domain)
+        self.replay = Replay(domain, exclude=frozenset(heldout))
+        self.goal_weight: dict[str, float] = {}
         self.meta = {"domain": domain.spec.name, "model": dataclasses.asdict(model_cfg)}
         self.last_loss = float("nan")
         restored = checkpoints.restore(self.learner.state)
@@ -42,10 +54,15 @@ class LearnerWorker:
         self.checkpoint()
         self.replay.load(store)
         self.rng = np.random.default_rng([seed, self.step])
+        self.synthetic = getattr(domain, "synthetic", None)
 
     @property
     def step(self) -> int:
         return int(self.learner.state.step)
+
+    @property
+    def pretraining(self) -> bool:
+        return self.synthetic is not None and self.step < self.cfg.pretrain_steps
 
     def version(self) -> int:
         return self.step
@@ -55,18 +72,58 @@ class LearnerWorker:
         return self.step, self.learner.state.params
 
     def learn(self, result: dict) -> dict:
-        """Offer a verified round's best designs to the replay, then train on replay batches."""
+        """Offer a verified round's best designs to the replay, then train: spectrum-phase steps
+        while pretraining, else online steps on the replay and the round's groups."""
         for best in result["best"]:
             self.replay.offer(best["goal_hash"], best["goal"], best["design"], best["merit"])
         checkpointed = None
-        if len(self.replay):
-            for _ in range(self.cfg.steps_per_round):
-                cond, tokens = self.replay.sample(self.cfg.batch_size, self.rng)
-                self.last_loss = self.learner.update(cond, tokens)["loss"]
+        pretraining = self.pretraining
+        steps = self.cfg.pretrain_steps_per_round if pretraining else self.cfg.steps_per_round
+        if pretraining or len(self.replay):
+            groups = [g for g in result.get("groups", []) if g["hash"] not in self.replay.exclude]
+            for _ in range(steps):
+                rows, weights = self._pretrain_batch() if self.pretraining else self._online_batch(groups)
+                self.last_loss = self._update(rows, weights)
                 if self.step % self.cfg.checkpoint_every == 0:
                     checkpointed = self.checkpoint()
         return {"loss": self.last_loss, "step": self.step, "replay_goals": len(self.replay),
-                "checkpoint": checkpointed}
+                "checkpoint": checkpointed, "phase": "spectrum" if pretraining else "signal",
+                "contaminated_refused": len(self.replay.refused)}
+
+    def _synthetic_rows(self, count: int) -> list[tuple[np.ndarray, list[int]]]:
+        """Encoded simulator-made pairs, seeded by (seed, step): a restart draws the same ones."""
+        if count <= 0 or self.synthetic is None:
+            return []
+        pairs = self.synthetic(int(self.seed) * 1_000_003 + self.step, count)
+        return [self.domain.encode(g, d) for g, d in pairs if goal_hash(g) not in self.replay.exclude]
+
+    def _pretrain_batch(self):
+        rows = self._synthetic_rows(self.cfg.batch_size)
+        return rows, np.full(len(rows), 1.0 / max(len(rows), 1))
+
+    def _online_batch(self, groups: list[dict]):
+        """Expert-iteration rows (replay + simulator-made) then the round's policy-gradient rows,
+        padded to a fixed count with zero weights so the step compiles once."""
+        n_syn = int(round(self.cfg.batch_size * self.cfg.synthetic_share)) if self.synthetic else 0
+        keys = self.replay.sample_keys(self.cfg.batch_size - n_syn, self.rng)
+        rows = [self.replay.best[h][1:] for h in keys] + self._synthetic_rows(n_syn)
+        w = np.array([self.goal_weight.get(h, 1.0) for h in keys] + [1.0] * (len(rows) - len(keys)))
+        weights = list(w / w.sum())
+        pg, pg_w, goal_w = mgpo.group_rows(groups, self.cfg.mgpo_lambda, self.cfg.pg_weight)
+        self.goal_weight.update(goal_w)
+        rows += [self.domain.encode(g, d) for g, d in pg]
+        weights += list(pg_w)
+        width = self.cfg.batch_size + sum(len(g["designs"]) for g in groups)
+        while len(rows) < width:  # padding rows: any row, weight zero
+            rows.append(rows[0])
+            weights.append(0.0)
+        return rows, np.asarray(weights)
+
+    def _update(self, rows, weights) -> float:
+        if not rows:
+            return self.last_loss
+        cond = np.stack([c for c, _ in rows])
+        return self.learner.update(cond, [t for _, t in rows], weights)["loss"]
 
     def checkpoint(self) -> int:
         """Save the state with the store's stream positions; record the version; returns the step."""

@@ -1,15 +1,19 @@
-"""`specialist bench`: per-goal optimizers on goals at several evaluation budgets.
+"""`specialist bench`: the specialist and per-goal optimizers on goals at several budgets.
 
-Goal files named on the command line are used as they are; without them the built-in held-out
-set (a fixed, seeded split of the photonics goal families) is used. Output (--json):
+Goal files named on the command line are used as they are (and never trained on, nor offered by
+retrieval); without them the built-in held-out set (a fixed, seeded split of the photonics goal
+families) is used. The specialist is the data directory's champion (else its newest
+checkpoint), with retrieval over the daemon's training goals. Output (--json):
 {"results": [{"goal", "method", "budget", "merit", "solved", "evaluations"}, ...],
- "summary": [{"method", "budget", "solve_rate", "median_merit"}, ...]}
+ "summary": [{"method", "budget", "solve_rate", "median_merit"}, ...],
+ "contamination": {...}, "classic": [...] (with --classic)}
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -17,67 +21,124 @@ from rich.progress import Progress
 from rich.table import Table
 
 from specialist.cli import emit, read_json
+from specialist.config import EvaluationSection, int_list
+from specialist.daemon_cli import _data_dir_arg
+from specialist.domain import goal_hash
 from specialist.errors import InputError
 
 DEFAULT_BUDGETS = "10,100,1000"
+SPECIALIST = "specialist"
+
+
+def _methods() -> tuple[str, ...]:
+    from domains.photonics.baselines import METHODS
+
+    return (SPECIALIST,) + METHODS
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
-    from domains.photonics.baselines import METHODS
-
     p.add_argument("goals", nargs="*", metavar="GOAL.json", help="goal files (default: the built-in held-out set)")
     p.add_argument("--budgets", default=DEFAULT_BUDGETS, help=f"evaluation budgets, comma-separated (default {DEFAULT_BUDGETS})")
-    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated from {', '.join(METHODS)} (default all)")
+    p.add_argument("--methods", default=",".join(_methods()), help=f"comma-separated from {', '.join(_methods())} "
+                   "(default all)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N goals")
-    p.add_argument("--seed", type=int, default=0, help="seed of the optimizers (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the optimizers and the specialist's sampling (default 0)")
+    p.add_argument("--classic", action="store_true", help="also solve the classic problems (a broadband "
+                   "antireflection coating, a quarter-wave reflector) and print them")
+    _data_dir_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
-def _parse_list(text: str, option: str, allowed=None, cast=str) -> list:
-    items = [x.strip() for x in text.split(",") if x.strip()]
-    try:
-        values = [cast(x) for x in items]
-    except ValueError:
-        values = []
-    bad = [v for v in values if (allowed is not None and v not in allowed) or (cast is int and v < 1)]
-    if not values or bad:
-        what = f"names from {', '.join(allowed)}" if allowed else "whole numbers >= 1"
-        raise InputError(option, "", f"is '{text}'; allowed: comma-separated {what}")
+def _parse_list(text: str, option: str, allowed) -> list[str]:
+    values = [x.strip() for x in text.split(",") if x.strip()]
+    if not values or any(v not in allowed for v in values):
+        raise InputError(option, "", f"is '{text}'; allowed: comma-separated names from {', '.join(allowed)}")
     return values
 
 
-def load_goals(paths: list[str], limit: int | None):
-    """(name, Goal) pairs from files, or from the built-in held-out split."""
+def load_goals(paths: list[str], limit: int | None) -> list[tuple[str, dict]]:
+    """(name, goal JSON) pairs from files (validated), or the built-in held-out split."""
     from domains.photonics import families, goals
 
     if paths:
-        pairs = [(p, goals.parse(read_json(p), p)) for p in paths]
+        pairs = [(p, read_json(p)) for p in paths]
+        for p, g in pairs:
+            goals.parse(g, p)
     else:
         _, heldout = families.split()
-        pairs = [(g["name"], goals.parse(g, g["name"])) for g in heldout]
+        pairs = [(g["name"], g) for g in heldout]
     return pairs[:limit] if limit else pairs
 
 
 def run(args: argparse.Namespace) -> int:
-    from domains.photonics import baselines, merit
+    from domains.photonics.plugin import PhotonicsDomain
 
-    methods = _parse_list(args.methods, "--methods", baselines.METHODS)
-    budgets = _parse_list(args.budgets, "--budgets", cast=int)
+    methods = _parse_list(args.methods, "--methods", _methods())
+    budgets = int_list(args.budgets, "--budgets")
     pairs = load_goals(args.goals, args.limit)
-    results = []
+    domain, results = PhotonicsDomain(), []
+    doc: dict = {}
     with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("bench", total=len(pairs) * len(methods) * len(budgets))
-        for name, goal in pairs:
-            ev = merit.Evaluator(goal)
-            for method in methods:
+        task = progress.add_task("bench", total=len(pairs) * len(methods))
+        for method in methods:
+            if method == SPECIALIST:
+                found, doc["contamination"] = _specialist(args, pairs, budgets, progress, task)
+                results += found
+                continue
+            for name, goal in pairs:
                 for budget in budgets:
-                    r = baselines.run(method, ev, budget, args.seed)
-                    results.append({"goal": name, "method": method, "budget": budget, "merit": r.merit,
-                                    "solved": bool(r.merit <= goal.solved_below), "evaluations": r.evaluations})
-                    progress.advance(task)
-    doc = {"results": results, "summary": summarize(results)}
+                    r = domain.optimize(goal, method, budget, args.seed)
+                    results.append(_row(name, method, budget, r))
+                progress.advance(task)
+        if args.classic:
+            from domains.photonics import classic
+
+            doc["classic"] = classic.run(domain, _searcher(args) if SPECIALIST in methods else None,
+                                         max(budgets), args.seed)
+    doc = {"results": results, "summary": summarize(results), **doc}
     emit(args, doc, _render)
     return 0
+
+
+def _row(name: str, method: str, budget: int, r: dict) -> dict:
+    return {"goal": name, "method": method, "budget": budget,
+            "merit": r["merit"] if r["merit"] is not None else float("inf"),
+            "solved": bool(r["solved"]), "evaluations": r["evaluations"]}
+
+
+def _searcher(args, exclude: frozenset = frozenset()):
+    """search(goals, budgets) with the data directory's serving specialist."""
+    from specialist import loop
+
+    proposer, retrieval = loop.serving(loop.Paths(Path(args.data_dir)), exclude=exclude)
+    if proposer is None:
+        raise InputError("--data-dir", "", f"{Path(args.data_dir).absolute()} holds no checkpoint; allowed: the "
+                         "data directory of a daemon that has run (`specialist run`), or --methods without specialist")
+    ev = EvaluationSection()
+    return lambda goals, budgets: proposer.search(goals, budgets, ev.samples, retrieval, ev.retrieved,
+                                                  ev.refine_top, args.seed)
+
+
+def _specialist(args, pairs, budgets, progress, task) -> tuple[list[dict], dict]:
+    """The specialist's rows, and the contamination check of the goals against its training."""
+    from specialist import loop
+    from specialist.store import Store
+
+    hashes = [goal_hash(g) for _, g in pairs]
+    search = _searcher(args, exclude=frozenset(hashes))
+    paths = loop.Paths(Path(args.data_dir))
+    store = Store(paths.store)
+    trained = {r["hash"] for r in store.rows("goals", "split = 'train'")}
+    found = [name for (name, _), h in zip(pairs, hashes) if h in trained]
+    check = {"goals": len(pairs), "training_goals": len(trained), "goals_found_in_training": found,
+             "clean": not found}
+    rows = []
+    for i in range(0, len(pairs), 8):  # a few goals per sampling call; progress between them
+        chunk = pairs[i:i + 8]
+        for (name, _), per in zip(chunk, search([g for _, g in chunk], budgets)):
+            rows += [_row(name, SPECIALIST, b, per[b]) for b in budgets]
+        progress.advance(task, len(chunk))
+    return rows, check
 
 
 def summarize(results: list[dict]) -> list[dict]:
@@ -93,10 +154,18 @@ def summarize(results: list[dict]) -> list[dict]:
 
 
 def _render(doc: dict) -> None:
+    console = Console(file=sys.stdout)
     n_goals = len({r["goal"] for r in doc["results"]})
     table = Table(title=f"bench over {n_goals} goals")
     for col in ("method", "budget", "solve rate", "median merit"):
         table.add_column(col, justify="right")
     for s in doc["summary"]:
         table.add_row(s["method"], str(s["budget"]), f"{s['solve_rate']:.1%}", f"{s['median_merit']:.4g}")
-    Console(file=sys.stdout).print(table)
+    console.print(table)
+    check = doc.get("contamination")
+    if check:
+        verdict = "clean" if check["clean"] else f"CONTAMINATED: {', '.join(check['goals_found_in_training'])}"
+        console.print(f"contamination check: {check['goals']} goals against {check['training_goals']} training "
+                      f"goals by hash: {verdict}")
+    for c in doc.get("classic", []):
+        console.print(f"{c['problem']}: {c['summary']}")

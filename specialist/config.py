@@ -27,11 +27,13 @@ class DaemonConfig:
     group: int = _f(8, "designs sampled per goal in a round")
     temperature: float = _f(1.0, "sampling temperature of the proposer (> 0)")
     rounds_in_flight: int = _f(3, "rounds proposed ahead of verification, so stages overlap")
+    skip_families: str = _f("", "comma-separated goal families (a goal's provenance.family) left out of "
+                            "training, e.g. to measure forgetting when one arrives later")
 
 
 @dataclass(frozen=True)
 class ModelSection:
-    width: int = _f(256, "transformer width")
+    width: int = _f(128, "transformer width")
     layers: int = _f(4, "transformer blocks")
     heads: int = _f(4, "attention heads (must divide width)")
     mlp_ratio: int = _f(4, "MLP hidden width / width")
@@ -43,9 +45,16 @@ class LearnerSection:
     weight_decay: float = _f(1e-4, "decoupled weight decay per step")
     clip_norm: float = _f(1.0, "global gradient-norm clip")
     warmup_steps: int = _f(50, "learner steps of linear learning-rate warm-up")
-    batch_size: int = _f(32, "replay targets per learner step")
+    batch_size: int = _f(64, "targets per learner step: simulator-made pairs while pretraining, then "
+                         "replay (expert iteration) and simulator-made pairs")
     steps_per_round: int = _f(2, "learner steps per verified round")
     checkpoint_every: int = _f(100, "learner steps between orbax checkpoints (one more at shutdown)")
+    pretrain_steps: int = _f(3000, "steps of the spectrum phase: simulator-made (goal, design) pairs only")
+    pretrain_steps_per_round: int = _f(6, "spectrum-phase steps per verified round (rounds go on meanwhile)")
+    synthetic_share: float = _f(0.25, "share of an online batch drawn from simulator-made pairs, so the "
+                                "spectrum skill is rehearsed")
+    pg_weight: float = _f(0.5, "weight of the group-relative policy-gradient term next to expert iteration")
+    mgpo_lambda: float = _f(2.0, "MGPO: a goal's weight is exp(-lambda * KL(p || 0.5)), p its group solve rate")
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,20 @@ class ExperimentsSection:
     workers: int = _f(1, "experiment actors verifying in parallel")
     refine_budget: int = _f(60, "evaluations of test-time refinement per goal and round (0: none)")
     refine_top: int = _f(2, "best sampled designs per goal handed to refinement")
+
+
+@dataclass(frozen=True)
+class EvaluationSection:
+    every_steps: int = _f(300, "learner steps between held-out evaluations (and promotion decisions)")
+    budgets: str = _f("1,10,100", "comma-separated evaluation budgets of the held-out evaluation")
+    heldout_goals: int = _f(0, "evaluate on the first N held-out goals only (0: all of them)")
+    samples: int = _f(16, "designs sampled per goal at test time")
+    retrieved: int = _f(8, "designs of the nearest known goals offered per goal at test time")
+    refine_top: int = _f(2, "best candidates refined by gradient with the rest of the budget")
+    gate_z: float = _f(2.0, "promotion gate: a candidate is refused if it loses more held-out goals than it "
+                       "wins by more than gate_z standard deviations (McNemar)")
+    baseline: str = _f("gradient", "per-goal optimizer drawn as the reference in the learning curve")
+    registry_name: str = _f("", "MLflow registered model of promoted versions; empty: specialist-<domain>")
 
 
 @dataclass(frozen=True)
@@ -79,13 +102,15 @@ class Config:
     model: ModelSection = field(default_factory=ModelSection)
     learner: LearnerSection = field(default_factory=LearnerSection)
     experiments: ExperimentsSection = field(default_factory=ExperimentsSection)
+    evaluation: EvaluationSection = field(default_factory=EvaluationSection)
     ray: RaySection = field(default_factory=RaySection)
     tracking: TrackingSection = field(default_factory=TrackingSection)
 
 
 _POSITIVE = {"goals_per_round", "group", "temperature", "rounds_in_flight", "width", "layers", "heads",
              "mlp_ratio", "learning_rate", "batch_size", "checkpoint_every", "workers", "refine_top",
-             "get_timeout_s", "log_every_s", "figure_every_s"}
+             "get_timeout_s", "log_every_s", "figure_every_s", "every_steps", "samples", "gate_z",
+             "pretrain_steps_per_round"}
 
 
 def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
@@ -112,10 +137,28 @@ def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = 
             raise InputError(source, name, f"is not a section; allowed: {', '.join(sections)}")
     parts = {name: _section(source, name, globals()[sections[name]], raw.get(name, {})) for name in sections}
     cfg = Config(**parts)
+    int_list(cfg.evaluation.budgets, source, "evaluation.budgets")
+    if not 0.0 <= cfg.learner.synthetic_share <= 1.0:
+        raise InputError(source, "learner.synthetic_share", f"is {cfg.learner.synthetic_share!r}; allowed: 0 to 1")
     if cfg.model.width % cfg.model.heads:
         raise InputError(source, "model.heads", f"is {cfg.model.heads}, which does not divide model.width "
                          f"{cfg.model.width}; allowed: a divisor of the width")
     return cfg
+
+
+def int_list(text: str, source: str, field: str = "") -> list[int]:
+    """Whole numbers >= 1 from comma-separated text.
+
+    Raises:
+        InputError: naming ``source`` and ``field`` and what is allowed.
+    """
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise InputError(source, field, f"is '{text}'; allowed: comma-separated whole numbers >= 1")
+    return values
 
 
 def _section(source: str, name: str, cls: type, values: Any):

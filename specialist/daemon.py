@@ -94,7 +94,13 @@ class Driver:
         self._get(polled)
         self.version = self._get(version)
         self.proposer = self._actor("build_proposer", retries=-1)
-        self.goals = loop.train_goals(store)
+        self.evaluator = self._actor("build_evaluation", retries=-1)  # evaluating is idempotent
+        self.evaluating = None  # ObjectRef of the evaluation in flight
+        self.baseline = None  # ObjectRef of the reference optimizer's held-out figures (cached in the store)
+        every = cfg.evaluation.every_steps
+        evaluated = store.query("SELECT MAX(version) FROM evaluations")[0][0]
+        self.next_eval = 0 if evaluated is None else (evaluated // every + 1) * every
+        self.goals = loop.train_goals(store, cfg.daemon.skip_families)
         self.round = loop.next_round(store)
         self.rounds: deque = deque()  # (round, ObjectRef of the check)
         self.learns: deque = deque()
@@ -155,14 +161,15 @@ class Driver:
         among several ready ones is not the oldest, and waiting for one kind alone could stall.
         """
         pending = [ref for _, ref in self.rounds] + list(self.learns)
-        if self.params is not None:
-            pending.append(self.params)
+        pending += [r for r in (self.params, self.evaluating) if r is not None]
         ray.wait(pending, num_returns=1, timeout=timeout, fetch_local=False)
         done = set(ray.wait(pending, num_returns=len(pending), timeout=0, fetch_local=False)[0])
         while self.rounds and self.rounds[0][1] in done:
             self._checked(*self.rounds.popleft())
         while self.learns and self.learns[0] in done:
             self._learned(self.learns.popleft())
+        if self.evaluating in done:
+            self._evaluated()
 
     def _checked(self, round_: int, ref) -> None:
         try:
@@ -181,12 +188,52 @@ class Driver:
         except (RayError, GetTimeoutError) as err:  # the restarted learner resumes from its checkpoint
             log.warning("a learner update failed and is skipped: %s", err)
             return
+        refused = metrics.get("contaminated_refused", 0)
+        if refused > self.report.learner.get("contaminated_refused", 0):
+            log.warning("the learner refused %d held-out goals offered for training (matching hashes)", refused)
         self.report.learner = metrics
         self.version = metrics["step"]
         if metrics.get("checkpoint") is not None:
             log.info("checkpoint at step %d", metrics["checkpoint"])
         if self.params is None:  # handed to the proposer once ready: a proposer task waiting on
             self.params = self.learner.call.remote("params")  # the learner would stall sampling
+        if self.evaluating is None and self.version >= self.next_eval:
+            self.evaluating = self.evaluator.call.remote("evaluate", self.learner.call.remote("params"))
+            if self.baseline is None:  # queued behind the first evaluation, computed once
+                self.baseline = self.evaluator.call.remote("baseline", self.cfg.evaluation.baseline)
+            self.next_eval = (self.version // self.cfg.evaluation.every_steps + 1) * self.cfg.evaluation.every_steps
+
+    def _evaluated(self) -> None:
+        """Log a held-out evaluation, register a promoted version, redraw the learning curve."""
+        ref, self.evaluating = self.evaluating, None
+        try:
+            report = self._get(ref)
+        except (RayError, GetTimeoutError) as err:
+            log.warning("a held-out evaluation failed and is skipped: %s", err)
+            return
+        values = {f"heldout_{k}_b{b}": v for b, fig in report["budgets"].items() for k, v in fig.items()}
+        values.update(heldout_forgetting_mean=report["forgetting_mean"], heldout_forgetting_max=report["forgetting_max"],
+                      heldout_backward_transfer=report["backward_transfer"], heldout_elapsed_s=report["elapsed_s"],
+                      champion_version=report["champion"], promoted=float(report["promoted"]))
+        values.update({f"heldout_family_{f}": sr for f, sr in report["families"].items()})
+        self.logger.write(values, step=report["version"])
+        log.info("held-out evaluation of version %d: %s; %s", report["version"],
+                 ", ".join(f"budget {b}: {f['solve_rate']:.0%}" for b, f in report["budgets"].items()), report["gate"])
+        if report["promoted"]:
+            name = self.cfg.evaluation.registry_name or f"specialist-{self.cfg.daemon.domain}"
+            registered = self.logger.register(name, self.paths.champion, report["version"])
+            log.info("version %d promoted: model %s version %s, alias champion", report["version"], name, registered)
+        self._learning_curve()
+
+    def _learning_curve(self) -> None:
+        from specialist import figures
+
+        ready = ray.wait([self.baseline], timeout=0, fetch_local=False)[0] if self.baseline is not None else []
+        baseline = self._get(self.baseline) if ready else None
+        history = status_mod.evaluations(self.store)
+        fig = figures.learning_curve(history, baseline, self.cfg.learner.pretrain_steps)
+        self.logger.write({"figures/learning_curve": fig}, step=history[-1]["version"])
+        figures.close(fig)
 
     def _push_params(self) -> None:
         if self.params is not None and ray.wait([self.params], timeout=0, fetch_local=False)[0]:
@@ -198,7 +245,7 @@ class Driver:
         if now - self.clock["feeds"] >= 60.0:
             self.clock["feeds"] = now
             if sum(self._get(self.feeds.call.remote("poll")).values()):
-                self.goals = loop.train_goals(self.store)
+                self.goals = loop.train_goals(self.store, self.cfg.daemon.skip_families)
         if now - self.clock["log"] >= self.cfg.tracking.log_every_s:
             self.clock["log"] = now
             self._write_status(running=True)
@@ -236,6 +283,8 @@ class Driver:
                 self._checked(*self.rounds.popleft())
             while self.learns:
                 self._learned(self.learns.popleft())
+            if self.evaluating is not None:  # its report is in the store; log it and any promotion
+                self._evaluated()
             step = self._get(self.learner.call.remote("checkpoint"))
             log.info("shutdown checkpoint at step %d", step)
             self._write_status(running=False)

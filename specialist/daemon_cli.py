@@ -91,17 +91,19 @@ def propose_args(p: argparse.ArgumentParser) -> None:
 
 def propose(args: argparse.Namespace) -> int:
     from specialist import loop
+    from specialist.config import EvaluationSection
 
     if args.budget < 1:
         raise InputError("--budget", "", f"is {args.budget}; allowed: a whole number >= 1")
     goal = read_json(args.goal)
-    proposer = loop.load_proposer(loop.Paths(Path(args.data_dir)), group=16)
+    proposer, retrieval = loop.serving(loop.Paths(Path(args.data_dir)))
     if proposer is None:
         raise InputError("--data-dir", "", f"{Path(args.data_dir).absolute()} holds no checkpoint; allowed: "
                          "the data directory of a daemon that has run (`specialist run`)")
     try:
         proposer.domain.encode(goal)  # validates the goal before any work
-        result = proposer.best(goal, args.budget)
+        ev = EvaluationSection()
+        result = proposer.best(goal, args.budget, ev.samples, retrieval, ev.retrieved, ev.refine_top)
     except InputError as err:
         raise err.within(args.goal) from None
     if args.out and result["design"] is not None:

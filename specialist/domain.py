@@ -95,6 +95,11 @@ def load(name: str) -> Domain:
     return domains[name]()
 
 
+def family(goal_json: dict) -> str:
+    """A goal's family, from its provenance (``"all"`` when it names none)."""
+    return str((goal_json.get("provenance") or {}).get("family", "all"))
+
+
 def goal_hash(goal_json: dict) -> str:
     """sha256 (hex) of a goal's physics: every field but "name" and "provenance".
 

@@ -37,6 +37,29 @@ def designs_against_goals(items: list[tuple[str, list[dict]]]):
     return fig
 
 
+def learning_curve(history: list[dict], baseline: dict | None, pretrain_steps: int):
+    """Held-out solve rate per budget against wall time since the first version (pretraining
+    included); the baseline's solve rates at the same budgets as dashed lines."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    budgets = list(history[0]["budgets"]) if history else []
+    minutes = [h["elapsed_s"] / 60 for h in history]
+    for i, b in enumerate(budgets):
+        ax.plot(minutes, [h["budgets"][b]["solve_rate"] for h in history], marker="o", color=f"C{i}",
+                label=f"specialist, budget {b}")
+        if baseline and b in baseline["budgets"]:
+            ax.axhline(baseline["budgets"][b]["solve_rate"], color=f"C{i}", linestyle="--",
+                       label=f"{baseline['method']}, budget {b}")
+    ends = [m for m, h in zip(minutes, history) if h["version"] >= pretrain_steps]
+    if ends:
+        ax.axvline(ends[0], color="0.5", linestyle=":", label="first evaluation after pretraining")
+    ax.set_xlabel("wall time since the first version [min]")
+    ax.set_ylabel("held-out solve rate")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def close(fig) -> None:
     plt.close(fig)
 

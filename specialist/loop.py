@@ -16,6 +16,7 @@ the distribution costs.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -49,6 +50,10 @@ class Paths:
     def logs(self) -> Path:
         return self.data_dir / "logs"
 
+    @property
+    def champion(self) -> Path:
+        return self.data_dir / "champion"
+
 
 def prepare_process(paths: Paths) -> None:
     """Per-process JAX settings: compiled functions persist under the data directory, so a
@@ -74,14 +79,30 @@ def build_feeds(cfg: Config, paths: Paths):
     return FeedWorker(Store(paths.store), [CurriculumFeed(domains.load(cfg.daemon.domain), cfg.daemon.seed)])
 
 
+def heldout_goals(d, cfg: Config) -> list[dict]:
+    """The domain's held-out goals: evaluated on, never trained on."""
+    return d.curriculum(cfg.daemon.seed)[1]
+
+
 def build_learner(cfg: Config, paths: Paths):
     from learner.checkpoint import Checkpoints
     from learner.worker import LearnerWorker
 
     prepare_process(paths)
     d = domains.load(cfg.daemon.domain)
+    heldout = frozenset(domains.goal_hash(g) for g in heldout_goals(d, cfg))
     return LearnerWorker(d, model_config(cfg, d.spec), cfg.learner, cfg.daemon.seed, Store(paths.store),
-                         Checkpoints(paths.checkpoints))
+                         Checkpoints(paths.checkpoints), heldout)
+
+
+def build_evaluation(cfg: Config, paths: Paths):
+    from learner.evaluation import Evaluation
+
+    prepare_process(paths)
+    d = domains.load(cfg.daemon.domain)
+    goals = heldout_goals(d, cfg)[: cfg.evaluation.heldout_goals or None]
+    return Evaluation(d, model_config(cfg, d.spec), cfg.evaluation, goals, Store(paths.store), paths.champion,
+                      cfg.daemon.seed)
 
 
 def build_proposer(cfg: Config, paths: Paths):
@@ -101,9 +122,12 @@ def build_experiments(cfg: Config, paths: Paths):
                        cfg.experiments.refine_top)
 
 
-def train_goals(store: Store) -> list[dict]:
-    """The store's training goals as {"hash", "goal"}, in a fixed order."""
-    return [{"hash": r["hash"], "goal": r["body"]} for r in store.rows("goals", "split = 'train' ORDER BY hash")]
+def train_goals(store: Store, skip_families: str = "") -> list[dict]:
+    """The store's training goals as {"hash", "goal"}, in a fixed order, without the goals of the
+    families named (comma-separated) in ``skip_families``."""
+    skip = {f.strip() for f in skip_families.split(",") if f.strip()}
+    return [{"hash": r["hash"], "goal": r["body"]} for r in store.rows("goals", "split = 'train' ORDER BY hash")
+            if domains.family(r["body"]) not in skip]
 
 
 def round_goals(goals: list[dict], round_: int, cfg: Config) -> list[dict]:
@@ -130,7 +154,7 @@ class InProcess:
         self.feeds.poll()
         self.learner = build_learner(cfg, paths)
         self.proposer, self.experiments = build_proposer(cfg, paths), build_experiments(cfg, paths)
-        self.goals = train_goals(self.store)
+        self.goals = train_goals(self.store, cfg.daemon.skip_families)
         self.round = next_round(self.store)
 
     def step(self, learn: bool = True) -> dict:
@@ -152,17 +176,46 @@ class InProcess:
         return {"rounds": rounds, "verified": verified, "seconds": time.perf_counter() - start}
 
 
-def load_proposer(paths: Paths, group: int, temperature: float = 1.0, seed: int = 0):
-    """A proposer with the newest checkpoint under ``paths``, or None if there is none."""
+def serving(paths: Paths, seed: int = 0, exclude: frozenset = frozenset()):
+    """The specialist as it serves test-time search: the champion (else the newest checkpoint)
+    and retrieval over the store's training goals, never offering the domain's held-out goals
+    or ``exclude``; (None, None) without a checkpoint."""
+    from learner.replay import Replay
+    from specialist.config import EvaluationSection
+
+    proposer = load_proposer(paths, EvaluationSection().samples, seed=seed, champion=True)
+    if proposer is None:
+        return None, None
+    heldout = {domains.goal_hash(g) for g in proposer.domain.curriculum(seed)[1]}
+    retrieval = Replay(proposer.domain, exclude=frozenset(heldout | set(exclude)))
+    if paths.store.exists():
+        retrieval.load(Store(paths.store))
+    return proposer, retrieval
+
+
+def load_proposer(paths: Paths, group: int, temperature: float = 1.0, seed: int = 0, champion: bool = False):
+    """A proposer with the champion (if asked for and there is one) or else the newest
+    checkpoint under ``paths``; None if there is neither."""
+    from flax import serialization
+
     from learner.checkpoint import Checkpoints
     from learner.train import Learner, LearnerConfig
     from specialist.model import ModelConfig
     from specialist.proposer import Proposer
 
-    checkpoints = Checkpoints(paths.checkpoints)
-    meta = checkpoints.meta()
-    if meta is None:
-        return None
-    model_cfg = ModelConfig(**meta["model"])
-    state, _ = checkpoints.restore(Learner(model_cfg, LearnerConfig(), 0).state)
-    return Proposer(domains.load(meta["domain"]), model_cfg, state.params, int(state.step), seed, group, temperature)
+    champ = paths.champion / "meta.json"
+    if champion and champ.exists():
+        meta = json.loads(champ.read_text())
+        model_cfg = ModelConfig(**meta["model"])
+        template = Learner(model_cfg, LearnerConfig(), 0).state.params
+        params = serialization.from_bytes(template, (paths.champion / "params.msgpack").read_bytes())
+        version = int(meta["version"])
+    else:
+        checkpoints = Checkpoints(paths.checkpoints)
+        meta = checkpoints.meta()
+        if meta is None:
+            return None
+        model_cfg = ModelConfig(**meta["model"])
+        state, _ = checkpoints.restore(Learner(model_cfg, LearnerConfig(), 0).state)
+        params, version = state.params, int(state.step)
+    return Proposer(domains.load(meta["domain"]), model_cfg, params, version, seed, group, temperature)

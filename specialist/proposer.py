@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from functools import partial
 
 import jax
@@ -70,18 +71,40 @@ class Proposer:
         return [[self.domain.decode(g, tokens[i * group + j].tolist()) for j in range(group)]
                 for i, g in enumerate(goals)]
 
-    def best(self, goal: dict, budget: int, refine_top: int = 2, seed: int = 0) -> dict:
-        """The best design for one goal within ``budget`` evaluations: a sampled group (one
-        evaluation each), then the domain's refinement of the best few with what is left.
+    def best(self, goal: dict, budget: int, samples: int | None = None, retrieval=None,
+             retrieved: int = 0, refine_top: int = 2, seed: int = 0) -> dict:
+        """The best design for one goal within ``budget`` evaluations (``search`` of one)."""
+        return self.search([goal], (budget,), samples, retrieval, retrieved, refine_top, seed)[0][budget]
+
+    def search(self, goals: list[dict], budgets, samples: int | None = None, retrieval=None,
+               retrieved: int = 0, refine_top: int = 2, seed: int = 0) -> list[dict[int, dict]]:
+        """Test-time compute for goals at several budgets, with the same candidates for each.
+
+        Candidates alternate between the nearest known goals' best designs (``retrieval``, a
+        ``learner.replay.Replay``; up to ``retrieved`` of them) and ``samples`` designs sampled
+        for the goal (one batched call for all goals). Budget b verifies the first min(b,
+        candidates), one evaluation each, then spends the rest refining the ``refine_top`` best
+        through the domain.
 
         Returns:
-            {"design", "merit", "solved", "evaluations"}; design None if nothing valid was found.
+            Per goal, per budget: {"design", "merit", "solved", "evaluations"}; design None if
+            nothing valid was found.
         """
-        group = max(1, min(self.group, budget))
-        (designs,) = self._designs([goal], group, jax.random.key(seed))
-        verdicts = self.domain.verify(goal, designs)
-        scored = [(v["merit"], d, v) for d, v in zip(designs, verdicts) if "merit" in v]
-        spent = group
+        samples = samples or self.group
+        sampled = self._designs(goals, samples, jax.random.key(seed))
+        out = []
+        for goal, own in zip(goals, sampled):
+            near = retrieval.nearest(goal, retrieved) if retrieval is not None else []
+            candidates = [d for pair in itertools.zip_longest(near, own) for d in pair if d is not None]
+            verdicts = self.domain.verify(goal, candidates)
+            out.append({b: self._spend(goal, candidates, verdicts, b, refine_top) for b in budgets})
+        return out
+
+    def _spend(self, goal: dict, candidates: list[dict], verdicts: list[dict], budget: int,
+               refine_top: int) -> dict:
+        n = min(budget, len(candidates))
+        scored = [(v["merit"], d, v) for d, v in zip(candidates[:n], verdicts[:n]) if "merit" in v]
+        spent = n
         if scored and budget > spent:
             starts = [d for _, d, _ in sorted(scored, key=lambda s: s[0])[:refine_top]]
             refined, rverdicts, used = self.domain.refine(goal, starts, budget - spent)

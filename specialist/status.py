@@ -7,6 +7,7 @@ and, with a heartbeat, to the store's cursor "daemon"; ``read`` needs only the d
 from __future__ import annotations
 
 import fcntl
+import json
 import time
 from collections import deque
 from pathlib import Path
@@ -21,6 +22,11 @@ _OPEN_GOALS = """
         SELECT 1 FROM hypotheses h JOIN verdicts v ON v.hypothesis_key = h.key
         WHERE h.goal_hash = g.hash AND v.solved = 1)
 """
+
+
+def evaluations(store: Store) -> list[dict]:
+    """Every held-out evaluation's report, oldest version first."""
+    return [json.loads(r["report"]) for r in store.query("SELECT report FROM evaluations ORDER BY version")]
 
 
 class Report:
@@ -43,7 +49,9 @@ class Report:
                "goals_train": self.store.count("goals", "split = 'train'"),
                "hypotheses_verified": self.store.count("verdicts"), "rounds_checked": self.rounds}
         if self.learner:
-            out.update(learner_loss=self.learner["loss"], replay_goals=self.learner["replay_goals"])
+            out.update(learner_loss=self.learner["loss"], replay_goals=self.learner["replay_goals"],
+                       pretraining=float(self.learner.get("phase") == "spectrum"),
+                       contaminated_goals_refused=self.learner.get("contaminated_refused", 0))
         if self.window:
             results = [r for _, r in self.window]
             for key in ("solve_rate", "sampled_solve_rate", "mean_best_merit", "median_sampled_merit"):

@@ -42,6 +42,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE hypotheses ADD COLUMN origin TEXT NOT NULL DEFAULT 'sampled';
     CREATE INDEX hypotheses_round ON hypotheses(round);
     """,
+    # Held-out evaluations of parameter versions, with the promotion gate's decision.
+    """
+    CREATE TABLE evaluations (version INTEGER PRIMARY KEY, report TEXT NOT NULL, created_at REAL NOT NULL);
+    """,
 )
 
 # Per table: its key column; for tables whose records may be superseded, the condition under
@@ -54,9 +58,10 @@ _TABLES = {
     "verdicts": ("hypothesis_key", None, "verified_at"),
     "model_versions": ("version", None, "created_at"),
     "cursors": ("stream", "1", "updated_at"),
+    "evaluations": ("version", None, "created_at"),
 }
 _JSON_COLUMNS = {"authors", "categories", "links", "design", "measurement", "body", "provenance",
-                 "detail", "metrics", "position"}
+                 "detail", "metrics", "position", "report"}
 
 
 class Store:

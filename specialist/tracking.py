@@ -70,6 +70,22 @@ class MlflowLogger:
             if hasattr(v, "savefig"):
                 self.client.log_figure(self.run_id, v, f"{k}.png")
 
+    def register(self, name: str, directory: Path, version: int, alias: str = "champion") -> str:
+        """Log ``directory`` as the run's artifacts ``champion/v<version>``, register them as a new
+        version of the model ``name`` and point ``alias`` at it; returns the registry's version."""
+        path = f"champion/v{version}"
+        self.client.log_artifacts(self.run_id, str(directory), path)
+        try:
+            self.client.create_registered_model(name, description="specialist versions promoted by the gate")
+        except mlflow.exceptions.MlflowException as err:
+            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        source = f"{self.client.get_run(self.run_id).info.artifact_uri}/{path}"
+        registered = self.client.create_model_version(name, source, run_id=self.run_id,
+                                                      tags={"params_version": str(version)})
+        self.client.set_registered_model_alias(name, alias, registered.version)
+        return str(registered.version)
+
     def close(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status=status)
 

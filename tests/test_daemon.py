@@ -40,6 +40,13 @@ steps_per_round = 1
 checkpoint_every = 2
 [experiments]
 refine_budget = 0
+[evaluation]
+every_steps = 6
+budgets = "1,4"
+samples = 2
+retrieved = 1
+heldout_goals = 3
+baseline = ""
 [tracking]
 log_every_s = 1.0
 figure_every_s = 5.0
@@ -189,9 +196,17 @@ def test_a_killed_experiments_actor_is_restarted_and_the_loop_goes_on(tmp_path, 
               "rounds checked after the restart")
         assert proc.poll() is None
         _check_records(data)
+        _wait(lambda: _query(data, "SELECT COUNT(*) FROM evaluations")[0][0] >= 1, 120, "a held-out evaluation")
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 0
-    _, runs = _mlflow_runs(data)
-    artifacts = runs[0].info.artifact_uri.removeprefix("file://")
-    assert list(Path(artifacts).glob("figures/*.png")), "no figure in the run"
+    client, runs = _mlflow_runs(data)
+    artifacts = Path(runs[0].info.artifact_uri.removeprefix("file://"))
+    assert (artifacts / "figures" / "best_designs.png").exists()
+    # held-out evaluations: metrics, the learning curve, and the champion in the model registry
+    assert (artifacts / "figures" / "learning_curve.png").exists()
+    assert {"heldout_solve_rate_b1", "heldout_median_merit_b4", "heldout_forgetting_mean",
+            "champion_version"} <= set(runs[0].data.metrics)
+    champion = client.get_model_version_by_alias("specialist-photonics", "champion")
+    assert (artifacts / "champion" / f"v{champion.tags['params_version']}" / "params.msgpack").exists()
+    assert json.loads((data / "champion" / "meta.json").read_text())["version"] >= int(champion.tags["params_version"])

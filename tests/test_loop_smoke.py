@@ -29,7 +29,7 @@ class Parts:
         self.goals = [{"hash": goal_hash(g), "goal": g} for g in goals]
         store.put_many([("goals", {"hash": g["hash"], "name": g["goal"]["name"], "domain": s.name,
                                    "split": "train", "body": g["goal"], "provenance": {}}) for g in self.goals])
-        cfg = LearnerConfig(learning_rate=3e-3, warmup_steps=5, batch_size=16, steps_per_round=4)
+        cfg = LearnerConfig(learning_rate=3e-3, warmup_steps=5, batch_size=16, steps_per_round=4, pretrain_steps=0)
         self.learner = LearnerWorker(domain, model_cfg, cfg, 0, store, Checkpoints(tmp_path / "ckpt"))
         self.proposer = Proposer(domain, model_cfg, self.learner.learner.state.params, 0, 0, 8, 1.0)
         self.experiments = Experiments(domain, store, refine_budget, refine_top=1)
@@ -78,8 +78,10 @@ def test_photonics_round_trip_trains_and_improves_sampled_designs(tmp_path):
 
 def test_in_process_run_uses_the_daemons_builders_and_resumes(tmp_path):
     cfg = config.load(None, {"model": {"width": 32, "layers": 1, "heads": 2}, "daemon": {"goals_per_round": 2,
-                             "group": 2}, "experiments": {"refine_budget": 0}, "learner": {"checkpoint_every": 2}})
-    run = InProcess(cfg, Paths(tmp_path))
+                             "group": 2}, "experiments": {"refine_budget": 0},
+                             "learner": {"checkpoint_every": 2, "batch_size": 8, "pretrain_steps": 2,
+                                         "pretrain_steps_per_round": 2}})
+    run = InProcess(cfg, Paths(tmp_path))  # one round of the spectrum phase, then two online
     assert run.store.count("goals", "split = 'train'") == 200 and run.store.count("goals", "split = 'heldout'") == 60
     for _ in range(3):
         run.step()

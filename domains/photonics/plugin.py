@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from domains.photonics import baselines, design as design_mod, families, goals as goals_mod, merit
+from domains.photonics import baselines, design as design_mod, families, goals as goals_mod, merit, synthetic
 from specialist.domain import END, Spec
 
 K_MAX, N_BINS, L_MAX = 8, 64, 32
@@ -37,17 +37,18 @@ class PhotonicsDomain:
 
     def __init__(self, cache_size: int = 64):
         self._evaluators: OrderedDict[str, merit.Evaluator] = OrderedDict()
+        self._goals: OrderedDict[str, goals_mod.Goal] = OrderedDict()
         self._cache_size = cache_size
 
     def curriculum(self, seed: int) -> tuple[list[dict], list[dict]]:
         return families.split(seed=seed)
 
     def encode(self, goal: dict, design: dict | None = None):
-        g = self._evaluator(goal).goal
+        g = self._goal(goal)
         return _condition(g), None if design is None else _tokens(g, self._design(g, design))
 
     def decode(self, goal: dict, tokens: Sequence[int]) -> dict:
-        g = self._evaluator(goal).goal
+        g = self._goal(goal)
         lo, hi = g.thickness_nm
         layers, material = [], None
         for tok in tokens:
@@ -98,18 +99,44 @@ class PhotonicsDomain:
                      "y": d["values"], "xlabel": "wavelength [nm]"}]
         return out
 
+    def optimize(self, goal: dict, method: str, budget: int, seed: int = 0) -> dict:
+        """A per-goal optimizer (``baselines.METHODS``) within ``budget``: the yardstick.
+        Optional beyond the Domain protocol. Returns {"design", "merit", "solved", "evaluations"}."""
+        ev = self._evaluator(goal)
+        r = baselines.run(method, ev, budget, seed)
+        found = bool(np.isfinite(r.merit))
+        return {"design": ev.decode(r.mats_L, r.d_L).to_json() if found else None,
+                "merit": float(r.merit) if found else None,
+                "solved": bool(found and r.merit <= ev.goal.solved_below), "evaluations": r.evaluations}
+
+    def synthetic(self, seed: int, count: int) -> list[tuple[dict, dict]]:
+        """(goal, design) pairs made by the simulator, each design meeting its goal: the data of
+        the pretraining ("spectrum") phase. Optional beyond the Domain protocol."""
+        return synthetic.pairs(seed, count)
+
     def _evaluator(self, goal: dict) -> merit.Evaluator:
-        key = families.goal_hash(goal) + goal.get("name", "")
-        if key not in self._evaluators:
-            self._evaluators[key] = merit.Evaluator(goals_mod.parse(goal, goal.get("name", "goal")))
-            if len(self._evaluators) > self._cache_size:
-                self._evaluators.popitem(last=False)
-        self._evaluators.move_to_end(key)
-        return self._evaluators[key]
+        return _cached(self._evaluators, goal, self._cache_size,
+                       lambda: merit.Evaluator(self._goal(goal)))
+
+    def _goal(self, goal: dict) -> goals_mod.Goal:
+        """The parsed goal; parsing is cheap next to an Evaluator, so encoding stays fast."""
+        return _cached(self._goals, goal, 4 * self._cache_size,
+                       lambda: goals_mod.parse(goal, goal.get("name", "goal")))
 
     @staticmethod
     def _design(g, obj: dict):
         return design_mod.parse(obj, "design", g.inline_materials)
+
+
+def _cached(cache: OrderedDict, goal: dict, size: int, make):
+    """``make()`` for ``goal``, kept in a bounded least-recently-used cache."""
+    key = families.goal_hash(goal) + goal.get("name", "")
+    if key not in cache:
+        cache[key] = make()
+        if len(cache) > size:
+            cache.popitem(last=False)
+    cache.move_to_end(key)
+    return cache[key]
 
 
 def _tokens(g, design) -> list[int]:
