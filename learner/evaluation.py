@@ -30,6 +30,7 @@ from learner.replay import Replay
 from specialist.config import EvaluationSection, int_list
 from specialist.domain import family, goal_hash
 from specialist.proposer import Proposer
+from specialist.status import evaluations
 from specialist.store import Store
 
 CHAMPION = "champion"
@@ -98,8 +99,7 @@ class Evaluation:
         for goal, solved in zip(self.goals, report["solved"]):
             families.setdefault(family(goal), []).append(solved)
         report["families"] = {f: float(np.mean(s)) for f, s in families.items()}
-        earlier = [json.loads(r["report"])["families"] for r in
-                   self.store.query("SELECT report FROM evaluations WHERE version < ? ORDER BY version", (version,))]
+        earlier = [e["families"] for e in evaluations(self.store) if e["version"] < version]
         forgetting = {f: max([e.get(f, 0.0) for e in earlier] + [sr]) - sr for f, sr in report["families"].items()}
         report["forgetting"] = forgetting
         report["forgetting_mean"] = float(np.mean(list(forgetting.values())))

@@ -53,6 +53,7 @@ class Replay:
         return True
 
     def sample_keys(self, size: int, rng: np.random.Generator) -> list[str]:
+        """``size`` goal hashes drawn uniformly over goals, with replacement."""
         keys = sorted(self.best)
         return [keys[i] for i in rng.integers(0, len(keys), size)]
 
@@ -67,11 +68,6 @@ class Replay:
             return []
         dist = ((np.stack([self.best[h][1] for h in keys]) - cond) ** 2).sum(axis=1)
         return [self.domain.decode(goal, self.best[keys[i]][2]) for i in np.argsort(dist)[:k]]
-
-    def sample(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, list[list[int]]]:
-        """``size`` targets drawn uniformly over goals, with replacement: (cond_BxC, tokens)."""
-        rows = [self.best[h] for h in self.sample_keys(size, rng)]
-        return np.stack([r[1] for r in rows]), [r[2] for r in rows]
 
     def load(self, store: Store) -> int:
         """Offer every goal's best verified design in the store; returns the goals held."""

@@ -19,7 +19,6 @@ store's model_versions table with the stream positions it was taken at.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 
 import numpy as np
@@ -31,8 +30,6 @@ from learner.train import Learner, LearnerConfig
 from specialist.domain import Domain, goal_hash
 from specialist.model import ModelConfig
 from specialist.store import Store
-
-log = logging.getLogger(__name__)
 
 
 class LearnerWorker:
@@ -81,8 +78,13 @@ class LearnerWorker:
         steps = self.cfg.pretrain_steps_per_round if pretraining else self.cfg.steps_per_round
         if pretraining or len(self.replay):
             groups = [g for g in result.get("groups", []) if g["hash"] not in self.replay.exclude]
+            pg = None  # the round's policy-gradient rows, encoded once for all its online steps
             for _ in range(steps):
-                rows, weights = self._pretrain_batch() if self.pretraining else self._online_batch(groups)
+                if self.pretraining:
+                    rows, weights = self._pretrain_batch()
+                else:
+                    pg = pg or self._policy_rows(groups)
+                    rows, weights = self._online_batch(*pg)
                 self.last_loss = self._update(rows, weights)
                 if self.step % self.cfg.checkpoint_every == 0:
                     checkpointed = self.checkpoint()
@@ -101,19 +103,23 @@ class LearnerWorker:
         rows = self._synthetic_rows(self.cfg.batch_size)
         return rows, np.full(len(rows), 1.0 / max(len(rows), 1))
 
-    def _online_batch(self, groups: list[dict]):
+    def _policy_rows(self, groups: list[dict]):
+        """The round's policy-gradient rows (encoded), their weights and the padded batch width;
+        records each goal's MGPO weight for its expert-iteration rows."""
+        pg, pg_w, goal_w = mgpo.group_rows(groups, self.cfg.mgpo_lambda, self.cfg.pg_weight)
+        self.goal_weight.update(goal_w)
+        width = self.cfg.batch_size + sum(len(g["designs"]) for g in groups)
+        return [self.domain.encode(g, d) for g, d in pg], list(pg_w), width
+
+    def _online_batch(self, pg_rows: list, pg_weights: list, width: int):
         """Expert-iteration rows (replay + simulator-made) then the round's policy-gradient rows,
-        padded to a fixed count with zero weights so the step compiles once."""
+        padded to ``width`` with zero weights so the step compiles once."""
         n_syn = int(round(self.cfg.batch_size * self.cfg.synthetic_share)) if self.synthetic else 0
         keys = self.replay.sample_keys(self.cfg.batch_size - n_syn, self.rng)
         rows = [self.replay.best[h][1:] for h in keys] + self._synthetic_rows(n_syn)
         w = np.array([self.goal_weight.get(h, 1.0) for h in keys] + [1.0] * (len(rows) - len(keys)))
-        weights = list(w / w.sum())
-        pg, pg_w, goal_w = mgpo.group_rows(groups, self.cfg.mgpo_lambda, self.cfg.pg_weight)
-        self.goal_weight.update(goal_w)
-        rows += [self.domain.encode(g, d) for g, d in pg]
-        weights += list(pg_w)
-        width = self.cfg.batch_size + sum(len(g["designs"]) for g in groups)
+        weights = list(w / w.sum()) + pg_weights
+        rows += pg_rows
         while len(rows) < width:  # padding rows: any row, weight zero
             rows.append(rows[0])
             weights.append(0.0)
