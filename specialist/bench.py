@@ -44,7 +44,15 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=None, help="use only the first N goals")
     p.add_argument("--seed", type=int, default=0, help="seed of the optimizers and the specialist's sampling (default 0)")
     p.add_argument("--classic", action="store_true", help="also solve the classic problems (a broadband "
-                   "antireflection coating, a quarter-wave reflector) and print them")
+                   "antireflection coating, a quarter-wave reflector) at each budget and print them")
+    p.add_argument("--validation", action="store_true", help="use the validation goals (the held-out goals of "
+                   "split seed 1, which the daemon never sees) instead of the held-out set: for choosing the "
+                   "test-time settings below without touching the test set")
+    ev = EvaluationSection()
+    for flag, default, what in (("--samples", ev.samples, "designs sampled per goal"),
+                                ("--retrieved", ev.retrieved, "designs of the nearest known goals per goal"),
+                                ("--refine-top", ev.refine_top, "best candidates refined with the rest of the budget")):
+        p.add_argument(flag, type=int, default=default, help=f"specialist: {what} (default {default})")
     _data_dir_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
@@ -56,8 +64,8 @@ def _parse_list(text: str, option: str, allowed) -> list[str]:
     return values
 
 
-def load_goals(paths: list[str], limit: int | None) -> list[tuple[str, dict]]:
-    """(name, goal JSON) pairs from files (validated), or the built-in held-out split."""
+def load_goals(paths: list[str], limit: int | None, validation: bool = False) -> list[tuple[str, dict]]:
+    """(name, goal JSON) pairs from files (validated), or the built-in held-out (or validation) split."""
     from domains.photonics import families, goals
 
     if paths:
@@ -65,7 +73,7 @@ def load_goals(paths: list[str], limit: int | None) -> list[tuple[str, dict]]:
         for p, g in pairs:
             goals.parse(g, p)
     else:
-        _, heldout = families.split()
+        _, heldout = families.split(n_heldout=39, seed=1) if validation else families.split()
         pairs = [(g["name"], g) for g in heldout]
     return pairs[:limit] if limit else pairs
 
@@ -75,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     methods = _parse_list(args.methods, "--methods", _methods())
     budgets = int_list(args.budgets, "--budgets")
-    pairs = load_goals(args.goals, args.limit)
+    pairs = load_goals(args.goals, args.limit, args.validation)
     domain, results = PhotonicsDomain(), []
     doc: dict = {}
     with Progress(console=Console(stderr=True), transient=True) as progress:
@@ -94,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             from domains.photonics import classic
 
             doc["classic"] = classic.run(domain, _searcher(args) if SPECIALIST in methods else None,
-                                         max(budgets), args.seed)
+                                         budgets, args.seed)
     doc = {"results": results, "summary": summarize(results), **doc}
     emit(args, doc, _render)
     return 0
@@ -114,9 +122,8 @@ def _searcher(args, exclude: frozenset = frozenset()):
     if proposer is None:
         raise InputError("--data-dir", "", f"{Path(args.data_dir).absolute()} holds no checkpoint; allowed: the "
                          "data directory of a daemon that has run (`specialist run`), or --methods without specialist")
-    ev = EvaluationSection()
-    return lambda goals, budgets: proposer.search(goals, budgets, ev.samples, retrieval, ev.retrieved,
-                                                  ev.refine_top, args.seed)
+    return lambda goals, budgets: proposer.search(goals, budgets, args.samples, retrieval, args.retrieved,
+                                                  args.refine_top, args.seed)
 
 
 def _specialist(args, pairs, budgets, progress, task) -> tuple[list[dict], dict]:

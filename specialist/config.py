@@ -69,9 +69,10 @@ class EvaluationSection:
     every_steps: int = _f(300, "learner steps between held-out evaluations (and promotion decisions)")
     budgets: str = _f("1,10,100", "comma-separated evaluation budgets of the held-out evaluation")
     heldout_goals: int = _f(0, "evaluate on the first N held-out goals only (0: all of them)")
-    samples: int = _f(16, "designs sampled per goal at test time")
+    # Test-time allocation chosen on a validation split (held-out goals of split seed 1), never the test set.
+    samples: int = _f(4, "designs sampled per goal at test time")
     retrieved: int = _f(8, "designs of the nearest known goals offered per goal at test time")
-    refine_top: int = _f(2, "best candidates refined by gradient with the rest of the budget")
+    refine_top: int = _f(1, "best candidates refined by gradient with the rest of the budget")
     gate_z: float = _f(2.0, "promotion gate: a candidate is refused if it loses more held-out goals than it "
                        "wins by more than gate_z standard deviations (McNemar)")
     baseline: str = _f("gradient", "per-goal optimizer drawn as the reference in the learning curve")

@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sqlite3
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +32,15 @@ from specialist.domain import family
 
 
 def measure(data_dir: Path, work_dir: Path, new_family: str, rounds: int, cfg: config.Config) -> dict:
-    for name in ("store.sqlite", "checkpoints", "champion", "jax-cache"):
-        src = data_dir / name
-        if src.is_dir():
-            shutil.copytree(src, work_dir / name, dirs_exist_ok=True)
-        elif src.exists():
-            shutil.copy2(src, work_dir / name)
+    if not (data_dir / "store.sqlite").is_file():
+        raise SystemExit(f"{data_dir}: no store.sqlite here; allowed: the data directory of a daemon that has run")
+    # The store through SQLite's backup, so that what sits in its write-ahead log comes along.
+    with closing(sqlite3.connect(data_dir / "store.sqlite")) as src, \
+            closing(sqlite3.connect(work_dir / "store.sqlite")) as dst:
+        src.backup(dst)
+    for name in ("checkpoints", "champion", "jax-cache"):
+        if (data_dir / name).is_dir():
+            shutil.copytree(data_dir / name, work_dir / name, dirs_exist_ok=True)
     paths = loop.Paths(work_dir)
     run = loop.InProcess(cfg, paths)
     run.goals = [g for g in loop.train_goals(run.store) if family(g["goal"]) == new_family]

@@ -139,3 +139,16 @@ def test_the_solver_agrees_with_the_analytic_quarter_wave_peak():
     exact = classic.reflectance(classic.qw_design(), 550.0)[0]
     assert abs(exact - classic.analytic_peak()) < 1e-12
     assert classic.analytic_peak(1) < classic.analytic_peak(4) < 1.0
+
+
+def test_classic_problems_one_row_per_problem_method_and_budget():
+    from domains.photonics.plugin import PhotonicsDomain
+
+    rows = classic.run(PhotonicsDomain(), None, [10, 100], seed=0)
+    assert [(r["method"], r["budget"]) for r in rows] == [("gradient", 10), ("gradient", 100)] * 2
+    assert all(r["evaluations"] <= r["budget"] for r in rows)
+    ar = [r for r in rows if "average_R" in r]
+    assert ar[1]["average_R"] < 0.043  # better than bare glass
+    qw = [r for r in rows if "found_R" in r]
+    # The gradient baseline's first start is the classical (HL)^N H stack, so it reaches the peak.
+    assert qw[1]["met"] and abs(qw[1]["found_R"] - classic.analytic_peak()) <= 1e-4

@@ -56,32 +56,37 @@ def reflectance(design: dict, wavelengths_nm) -> np.ndarray:
     return spectra.simulate([d], np.atleast_1d(np.asarray(wavelengths_nm, float)))["R"][0, 0]
 
 
-def run(domain, search, budget: int, seed: int = 0) -> list[dict]:
-    """Both problems, by the gradient baseline and (if ``search`` is given) the specialist."""
-    solvers = {"gradient": lambda g: domain.optimize(g, "gradient", budget, seed)}
+def run(domain, search, budgets, seed: int = 0) -> list[dict]:
+    """Both problems at each budget, by the gradient baseline and (if ``search`` is given) the
+    specialist; one row per problem, method and budget."""
+    solvers = {"gradient": lambda g: {b: domain.optimize(g, "gradient", b, seed) for b in budgets}}
     if search is not None:
-        solvers["specialist"] = lambda g: search([g], (budget,))[0][budget]
+        solvers["specialist"] = lambda g: search([g], tuple(budgets))[0]
     out = []
-    exact = float(reflectance(qw_design(), _CENTER)[0])
-    grid = goals.parse(ar_goal()).targets[0].grid()
     for method, solve in solvers.items():
-        r = solve(ar_goal())
-        R = reflectance(r["design"], grid) if r["design"] else np.array([np.nan])
-        out.append({"problem": "broadband AR 400-700 nm, n 1.38/1.46/2.35 on 1.52, <= 8 layers",
-                    "method": method, "budget": budget, "evaluations": r["evaluations"],
-                    "average_R": float(R.mean()), "max_R": float(R.max()), "design": r["design"],
-                    "met": bool(R.mean() <= 0.001),
-                    "summary": f"{method} at budget {budget}: average R {100 * R.mean():.3f} % (max "
-                               f"{100 * R.max():.3f} %, {len(r['design']['layers']) if r['design'] else 0} "
-                               f"layers); target <= 0.1 %: {'met' if R.mean() <= 0.001 else 'not met'}"})
-        r = solve(qw_goal())
-        peak = float(reflectance(r["design"], _CENTER)[0]) if r["design"] else float("nan")
-        gap = analytic_peak() - peak
-        out.append({"problem": f"quarter-wave reflector (HL)^{_PAIRS}H at {_CENTER:g} nm", "method": method,
-                    "budget": budget, "evaluations": r["evaluations"], "analytic_R": analytic_peak(),
-                    "solver_R_of_quarter_wave_stack": exact, "found_R": peak, "met": bool(abs(gap) <= 1e-4),
-                    "design": r["design"],
-                    "summary": f"{method} at budget {budget}: R {peak:.6f} vs analytic {analytic_peak():.6f} "
-                               f"(gap {gap:.1e}; within 1e-4: {'yes' if abs(gap) <= 1e-4 else 'no'}); the "
-                               f"solver on the exact stack is off by {abs(exact - analytic_peak()):.1e}"})
+        for problem, row in ((ar_goal(), _ar_row), (qw_goal(), _qw_row)):
+            out += [row(method, b, r) for b, r in solve(problem).items()]
     return out
+
+
+def _ar_row(method: str, budget: int, r: dict) -> dict:
+    R = reflectance(r["design"], goals.parse(ar_goal()).targets[0].grid()) if r["design"] else np.array([np.nan])
+    met = bool(R.mean() <= 0.001)
+    layers = len(r["design"]["layers"]) if r["design"] else 0
+    return {"problem": "broadband AR 400-700 nm, n 1.38/1.46/2.35 on 1.52, <= 8 layers", "method": method,
+            "budget": budget, "evaluations": r["evaluations"], "average_R": float(R.mean()),
+            "max_R": float(R.max()), "design": r["design"], "met": met,
+            "summary": f"{method} at budget {budget}: average R {100 * R.mean():.3f} % (max {100 * R.max():.3f} %, "
+                       f"{layers} layers); target <= 0.1 %: {'met' if met else 'not met'}"}
+
+
+def _qw_row(method: str, budget: int, r: dict) -> dict:
+    peak = float(reflectance(r["design"], _CENTER)[0]) if r["design"] else float("nan")
+    exact = float(reflectance(qw_design(), _CENTER)[0])
+    gap, met = analytic_peak() - peak, bool(abs(analytic_peak() - peak) <= 1e-4)
+    return {"problem": f"quarter-wave reflector (HL)^{_PAIRS}H at {_CENTER:g} nm", "method": method,
+            "budget": budget, "evaluations": r["evaluations"], "analytic_R": analytic_peak(),
+            "solver_R_of_quarter_wave_stack": exact, "found_R": peak, "met": met, "design": r["design"],
+            "summary": f"{method} at budget {budget}: R {peak:.6f} vs analytic {analytic_peak():.6f} (gap {gap:.1e}; "
+                       f"within 1e-4: {'yes' if met else 'no'}); the solver on the exact stack is off by "
+                       f"{abs(exact - analytic_peak()):.1e}"}
