@@ -221,17 +221,13 @@ def _cmaes(scorer: Budgeted, rng: np.random.Generator) -> None:
 
 
 def _gradient(scorer: Budgeted, rng: np.random.Generator) -> None:
-    """Quarter-wave stacks and thin multistarts, screened by one evaluation each where the
-    budget allows; the best improved by ``gradient_search``."""
+    """Thin multistarts and quarter-wave stacks, improved by ``gradient_search``."""
     ev = scorer.ev
     starts = max(1, min(8, scorer.budget // (GRADIENT_COST * 100)))
-    qw, thin = _quarter_wave_starts(ev, starts, rng), _thin_starts(ev, starts, rng)
-    mats, d = np.concatenate([qw[0], thin[0]]), np.concatenate([qw[1], thin[1]])
-    if scorer.budget >= 20 * len(mats):
-        keep = np.argsort(scorer.merit(mats, d), kind="stable")[:starts]
-    else:  # too small a budget to screen
-        keep = rng.choice(len(mats), starts, replace=False)
-    gradient_search(scorer, mats[keep], d[keep], rng)
+    n_qw = starts // 2 if starts > 1 else int(rng.integers(0, 2))
+    mats, d = _thin_starts(ev, starts, rng)
+    mats[:n_qw], d[:n_qw] = _quarter_wave_starts(ev, n_qw, rng)
+    gradient_search(scorer, mats, d, rng)
 
 
 def gradient_search(scorer: Budgeted, mats_BxL: np.ndarray, d_BxL: np.ndarray, rng: np.random.Generator) -> None:
@@ -265,10 +261,8 @@ def _thin_starts(ev: Evaluator, n: int, rng: np.random.Generator):
 
 
 def _quarter_wave_starts(ev: Evaluator, n: int, rng: np.random.Generator):
-    """Alternating highest/lowest-index quarter-wave stacks: the classical starting point of a
-    coating designer. The first is the full stack at the centre of the goal's range with the
-    high index outermost, (HL)^N H; the others have random lengths, orders and reference
-    wavelengths in the range."""
+    """Alternating highest/lowest-index quarter-wave stacks at random reference wavelengths in
+    the goal's range: the classical starting point of a coating designer."""
     goal, L = ev.goal, ev.goal.max_layers
     wl = ev.wavelength_W
     lo, hi = goal.thickness_nm
@@ -276,12 +270,12 @@ def _quarter_wave_starts(ev: Evaluator, n: int, rng: np.random.Generator):
     mats = np.zeros((n, ev.n_layers), np.int32)
     d = np.zeros((n, ev.n_layers))
     for b in range(n):
-        w = len(wl) // 2 if b == 0 else int(rng.integers(0, len(wl)))
+        w = int(rng.integers(0, len(wl)))
         n_mat = np.real(ev.nk_MxW[3:, w])  # rows after incident, substrate, exit
         beta = np.real(ev.nk_MxW[0, w]) * np.sin(angle)
         pair = (int(np.argmax(n_mat)), int(np.argmin(n_mat)))
-        k = L if b == 0 else int(rng.integers(max(1, L // 2), L + 1))
-        first = 0 if b == 0 else int(rng.integers(0, 2))
+        k = int(rng.integers(max(1, L // 2), L + 1))
+        first = int(rng.integers(0, 2))
         order = np.array([pair[(first + i) % 2] for i in range(k)])
         kz = np.sqrt(np.maximum(n_mat[order] ** 2 - beta ** 2, 1e-6))
         mats[b, :k], d[b, :k] = order, np.clip(wl[w] / (4 * kz), lo, hi)
