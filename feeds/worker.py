@@ -1,16 +1,24 @@
-"""The feed worker: polls each feed from its stored position and writes what it yields.
+"""The feed worker: polls each feed from its stored position, writes what it yields, then runs
+the checks that follow new records.
 
-    worker = FeedWorker(store, [CurriculumFeed(domain, seed), ...])
-    counts = worker.poll()          # {feed name: records written}
+    worker = FeedWorker(store, [CurriculumFeed(domain, seed), ArxivFeed(...), LabFeed(...)],
+                        after=[check_claims, calibrate])
+    report = worker.poll()          # {"new": {feed: records written}, "errors": {feed: sentence}, ...}
+    worker.poll("curriculum")       # only the feeds whose name starts with "curriculum"
 
 A feed is any object with ``name`` and ``poll(position) -> (rows, new_position)``, where rows
 are (table, record) pairs for the store. The records and the new position are written in one
-transaction, so a feed interrupted anywhere neither skips nor repeats what it delivers.
+transaction, so a feed interrupted anywhere neither skips nor repeats what it delivers. A feed
+with ``settle(position)`` is called after that commit (the lab feed files away what is stored);
+a feed with ``last_error`` reports its last failure, which the worker passes on.
+
+Each step in ``after`` is called as ``step(new)`` with the records written per feed, and returns
+a dict merged into the report (e.g. claims checked, a new calibration).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from specialist.store import Store
 
@@ -25,14 +33,22 @@ class Feed(Protocol):
 
 
 class FeedWorker:
-    def __init__(self, store: Store, feeds: list[Feed]):
-        self.store, self.feeds = store, feeds
+    def __init__(self, store: Store, feeds: list[Feed], after: list[Callable[[dict], dict]] = ()):
+        self.store, self.feeds, self.after = store, feeds, list(after)
 
-    def poll(self) -> dict[str, int]:
-        counts = {}
-        for feed in self.feeds:
+    def poll(self, only: str = "") -> dict[str, Any]:
+        """Poll the feeds (those whose name starts with ``only``), then the steps that follow."""
+        new, errors = {}, {}
+        for feed in (f for f in self.feeds if f.name.startswith(only)):
             stored = self.store.get("cursors", feed.name)
             rows, position = feed.poll(None if stored is None else stored["position"])
-            counts[feed.name] = self.store.put_many(rows + [("cursors", {"stream": feed.name,
-                                                                          "position": position})]) - 1
-        return counts
+            new[feed.name] = self.store.put_many(rows + [("cursors", {"stream": feed.name,
+                                                                      "position": position})]) - 1
+            if hasattr(feed, "settle"):
+                self.store.put("cursors", {"stream": feed.name, "position": feed.settle(position)})
+            if getattr(feed, "last_error", None):
+                errors[feed.name] = feed.last_error
+        report = {"new": new, "errors": errors}
+        for step in self.after:
+            report.update(step(new))
+        return report

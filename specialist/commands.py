@@ -1,4 +1,4 @@
-"""Handlers of the photonics commands: simulate, evaluate, materials, bench."""
+"""Handlers of the photonics commands: simulate, evaluate, materials, bench, extract."""
 
 from __future__ import annotations
 
@@ -144,6 +144,121 @@ def _render_material(doc: dict) -> None:
     _console.print(table)
 
 
+# --- extract ---------------------------------------------------------------------------------
+
+def _extract_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("feed", metavar="FEED.xml", help="an arXiv API (Atom) response, e.g. a recorded feed")
+    _json_flag(p)
+
+
+def extract(args: argparse.Namespace) -> int:
+    from feeds.arxiv import parse_page
+    from specialist import domain as domains
+
+    try:
+        with open(args.feed, "rb") as fh:
+            data = fh.read()
+    except OSError as err:
+        raise InputError(args.feed, "", f"cannot be read ({err.strerror})") from None
+    domain = domains.load("photonics")
+    docs = []
+    for paper in parse_page(data, args.feed)[1]:
+        found = domain.from_record({"kind": "paper", **paper})
+        docs.append({"paper": paper["arxiv_id"], "goals": found["goals"], "claims": found["claims"]})
+    emit(args, docs, _render_extraction)
+    return 0
+
+
+def _render_extraction(docs: list[dict]) -> None:
+    table = Table(title="goals and claims stated in the feed's papers")
+    for col in ("paper", "goals (targets)", "claims"):
+        table.add_column(col)
+    for doc in docs:
+        targets = [f"{t['quantity']} {t['relation']} {t['value']:g} at {_band(t['wavelength_nm'])}"
+                   + (f", {t['angle_deg']:g} deg" if t["angle_deg"] else "")
+                   for g in doc["goals"] for t in g["targets"]]
+        claims = [("design stated: " if c["design"] else "") + c["text"] for c in doc["claims"]]
+        table.add_row(doc["paper"], "\n".join(targets) or "-", "\n".join(claims) or "-")
+    _console.print(table)
+    _console.print(f"{len(docs)} papers, {sum(len(d['goals']) for d in docs)} goals, "
+                   f"{sum(len(d['claims']) for d in docs)} claims")
+
+
+def _band(wl: list[float]) -> str:
+    return f"{wl[0]:g} nm" if wl[0] == wl[1] else f"{wl[0]:g}-{wl[1]:g} nm"
+
+
+# --- ingest ----------------------------------------------------------------------------------
+
+def _ingest_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", metavar="FILE", help="a measured spectrum NAME.csv (columns "
+                   "wavelength_nm and R and/or T, as fractions) or its sidecar NAME.json (design, sample_id, "
+                   "angle_deg, polarization, run), each naming the pair; or papers as an arXiv API (Atom) "
+                   "response NAME.xml, whose goals and claims are stored for the daemon")
+    daemon_cli._data_dir_arg(p)
+    _json_flag(p)
+
+
+def ingest(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from experiments.measurements import Judge
+    from feeds.lab import LabFeed
+    from specialist import domain as domains
+    from specialist.loop import Paths
+    from specialist.store import Store
+
+    paths = Paths(Path(args.data_dir))
+    domain = domains.load("photonics")
+    store = Store(paths.store)
+    papers = [f for f in args.files if f.lower().endswith(".xml")]
+    try:
+        feed = LabFeed(paths.data_dir / "drop", domain.read_result, Judge(store, domain))
+        report = feed.ingest_files([f for f in args.files if f not in papers], store)
+        found = [_ingest_papers(path, domain, store) for path in papers]
+        report["files"] += found
+        report["rejected"] += sum(e["status"] == "rejected" for e in found)
+    finally:
+        store.close()
+    emit(args, report, _render_ingest)
+    for entry in report["files"]:
+        if entry["status"] == "rejected":
+            print(f"error: {entry['error']}", file=sys.stderr)
+    return 2 if report["rejected"] else 0
+
+
+def _ingest_papers(path: str, domain, store) -> dict:
+    """Papers of an arXiv API response file, stored with their goals and claims as the feed would."""
+    from feeds.arxiv import paper_rows, parse_page
+
+    try:
+        with open(path, "rb") as fh:
+            records = parse_page(fh.read(), path)[1]
+    except OSError as err:
+        return {"file": path, "status": "rejected", "error": f"{path}: cannot be read ({err.strerror})."}
+    except InputError as err:
+        return {"file": path, "status": "rejected", "error": str(err)}
+    rows = [row for paper in records for row in paper_rows(domain, paper)]
+    new = store.put_many(rows)
+    count = lambda table: sum(t == table for t, _ in rows)
+    return {"file": path, "status": "stored" if new else "duplicate", "papers": count("papers"),
+            "goals": count("goals"), "claims": count("claims"), "new_records": new}
+
+
+def _render_ingest(doc: dict) -> None:
+    table = Table(title="result files")
+    for col in ("file", "status", "sample", "RMS measured - simulated"):
+        table.add_column(col)
+    for e in doc["files"]:
+        rms = e.get("verdict", {}).get("rms", {})
+        sample = e.get("sample_id") or (f"{e['papers']} papers, {e['goals']} goals, {e['claims']} claims"
+                                        if "papers" in e else "-")
+        table.add_row(e["file"], e["status"], sample, ", ".join(f"{q} {v:.4f}" for q, v in rms.items()) or "-")
+    _console.print(table)
+    _console.print(f"{doc['stored']} stored, {doc['duplicates']} already stored, {doc['rejected']} rejected")
+
+
 COMMANDS = {
     "simulate": ("R, T and A of a design (or a list of designs, computed as one batch)",
                  _simulate_args, simulate),
@@ -159,6 +274,10 @@ COMMANDS = {
                daemon_cli.status_args, daemon_cli.status),
     "propose": ("the best design for a goal within a budget: the latest checkpoint, verified and refined",
                 daemon_cli.propose_args, daemon_cli.propose),
+    "ingest": ("hand measured result files in: check, store with a verdict, copy to the drop folder's processed/",
+               _ingest_args, ingest),
+    "extract": ("preview the goals and claims the papers of an arXiv feed (Atom XML) would yield",
+                _extract_args, extract),
     "new-domain": ("create a new domain package to start from (passes the conformance test)",
                    scaffold.add_args, scaffold.run),
 }

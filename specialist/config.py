@@ -80,6 +80,24 @@ class EvaluationSection:
 
 
 @dataclass(frozen=True)
+class FeedsSection:
+    poll_every_s: float = _f(60.0, "seconds between polls of the feeds (arXiv, the lab's drop folder)")
+    arxiv: bool = _f(True, "read new papers from arXiv")
+    arxiv_query: str = _f('cat:physics.optics AND (abs:"thin film" OR abs:coating OR abs:multilayer)',
+                          "arXiv search query (API syntax); read newest first")
+    arxiv_endpoint: str = _f("https://export.arxiv.org/api/query", "arXiv API endpoint (a mirror or a "
+                             "recorded server may stand in)")
+    arxiv_delay_s: float = _f(3.0, "seconds between arXiv requests (arXiv asks for at least 3)")
+    arxiv_timeout_s: float = _f(30.0, "seconds an arXiv request may take")
+    arxiv_max_results: int = _f(200, "papers read per poll, newest first, then back through the backlog")
+    arxiv_since: str = _f("", "ISO date: how far back the backlog is read; empty: the whole listing")
+    drop_dir: str = _f("", "folder watched for lab results (NAME.csv + NAME.json); empty: <data-dir>/drop")
+    claims_per_poll: int = _f(8, "claims from papers checked against the simulator after each poll")
+    claim_budget: int = _f(300, "evaluations spent trying to reach a claim's stated performance")
+    calibrate_steps: int = _f(40, "optimizer iterations of a calibration fit (run when new results arrive)")
+
+
+@dataclass(frozen=True)
 class RaySection:
     address: str = _f("", "existing cluster to join (e.g. 'ray://head:10001' or 'auto'); empty: start a "
                        "local one with token authentication and no dashboard")
@@ -104,6 +122,7 @@ class Config:
     learner: LearnerSection = field(default_factory=LearnerSection)
     experiments: ExperimentsSection = field(default_factory=ExperimentsSection)
     evaluation: EvaluationSection = field(default_factory=EvaluationSection)
+    feeds: FeedsSection = field(default_factory=FeedsSection)
     ray: RaySection = field(default_factory=RaySection)
     tracking: TrackingSection = field(default_factory=TrackingSection)
 
@@ -111,7 +130,7 @@ class Config:
 _POSITIVE = {"goals_per_round", "group", "temperature", "rounds_in_flight", "width", "layers", "heads",
              "mlp_ratio", "learning_rate", "batch_size", "checkpoint_every", "workers", "refine_top",
              "get_timeout_s", "log_every_s", "figure_every_s", "every_steps", "samples", "gate_z",
-             "pretrain_steps_per_round"}
+             "pretrain_steps_per_round", "poll_every_s", "arxiv_timeout_s", "arxiv_max_results"}
 
 
 def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:

@@ -90,7 +90,7 @@ class Driver:
         self.learner = self._actor("build_learner", retries=0)
         self.experiments = [self._actor("build_experiments", retries=-1, name=f"experiments-{i}")
                             for i in range(cfg.experiments.workers)]
-        polled, version = self.feeds.call.remote("poll"), self.learner.call.remote("version")
+        polled, version = self.feeds.call.remote("poll", "curriculum"), self.learner.call.remote("version")
         self._get(polled)
         self.version = self._get(version)
         self.proposer = self._actor("build_proposer", retries=-1)
@@ -106,7 +106,8 @@ class Driver:
         self.learns: deque = deque()
         self.params = None  # ObjectRef of the learner's newest (version, params), not yet pushed
         self.report = status_mod.Report(store)
-        self.clock = {"log": 0.0, "figure": time.time() + min(30.0, cfg.tracking.figure_every_s), "feeds": time.time()}
+        self.clock = {"log": 0.0, "figure": time.time() + min(30.0, cfg.tracking.figure_every_s), "feeds": 0.0}
+        self.polling = None  # ObjectRef of the feeds' poll in flight (arXiv may take minutes)
         log.info("daemon up: round %d, parameter version %d, %d training goals", self.round, self.version,
                  len(self.goals))
 
@@ -242,16 +243,32 @@ class Driver:
 
     def _periodic(self) -> None:
         now = time.time()
-        if now - self.clock["feeds"] >= 60.0:
+        if self.polling is None and now - self.clock["feeds"] >= self.cfg.feeds.poll_every_s:
             self.clock["feeds"] = now
-            if sum(self._get(self.feeds.call.remote("poll")).values()):
-                self.goals = loop.train_goals(self.store, self.cfg.daemon.skip_families)
+            self.polling = self.feeds.call.remote("poll")
+        elif self.polling is not None and ray.wait([self.polling], timeout=0)[0]:
+            self._polled(self._get(self.polling))
+            self.polling = None
         if now - self.clock["log"] >= self.cfg.tracking.log_every_s:
             self.clock["log"] = now
             self._write_status(running=True)
         if now >= self.clock["figure"] and self.report.rounds:
             self.clock["figure"] = now + self.cfg.tracking.figure_every_s
             self._figure()
+
+    def _polled(self, report: dict) -> None:
+        for feed, error in report["errors"].items():
+            log.warning("feed %s: %s", feed, error)
+        if any(report["new"].values()):
+            log.info("feeds: %s", ", ".join(f"{n} new records from {feed}" for feed, n in report["new"].items() if n))
+            self.goals = loop.train_goals(self.store, self.cfg.daemon.skip_families)
+        checked = report.get("claims") or {}
+        if checked.get("checked"):
+            log.info("claims checked: %d (%d inconsistent)", checked["checked"], checked["inconsistent"])
+        cal = report.get("calibration")
+        if cal:
+            log.info("calibration v%d on %d measurements: RMS %.4g -> %.4g", cal["version"], cal["measurements"],
+                     cal["rms_before"], cal["rms_after"])
 
     def _write_status(self, running: bool) -> None:
         metrics = self.report.metrics()

@@ -54,6 +54,14 @@ class Paths:
     def champion(self) -> Path:
         return self.data_dir / "champion"
 
+    @property
+    def quarantine(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    def drop(self, cfg: Config) -> Path:
+        """The lab's drop folder: ``feeds.drop_dir``, else ``<data-dir>/drop``."""
+        return Path(cfg.feeds.drop_dir).absolute() if cfg.feeds.drop_dir else self.data_dir / "drop"
+
 
 def prepare_process(paths: Paths) -> None:
     """Per-process JAX settings: compiled functions persist under the data directory, so a
@@ -72,11 +80,32 @@ def model_config(cfg: Config, spec: domains.Spec):
 
 
 def build_feeds(cfg: Config, paths: Paths):
+    """The curriculum, arXiv (if enabled) and the lab's drop folder; after each poll, pending
+    claims are checked and, when new results arrived, the calibration is fitted again."""
+    from experiments import claims, measurements
+    from feeds.arxiv import ArxivConfig, ArxivFeed
     from feeds.curriculum import CurriculumFeed
+    from feeds.lab import LabFeed
     from feeds.worker import FeedWorker
 
     prepare_process(paths)
-    return FeedWorker(Store(paths.store), [CurriculumFeed(domains.load(cfg.daemon.domain), cfg.daemon.seed)])
+    d, store, f = domains.load(cfg.daemon.domain), Store(paths.store), cfg.feeds
+    feeds = [CurriculumFeed(d, cfg.daemon.seed)]
+    if f.arxiv:
+        feeds.append(ArxivFeed(d, paths.quarantine / "arxiv", ArxivConfig(
+            query=f.arxiv_query, endpoint=f.arxiv_endpoint, delay_s=f.arxiv_delay_s, timeout_s=f.arxiv_timeout_s,
+            max_results=f.arxiv_max_results, since=f.arxiv_since)))
+    if hasattr(d, "read_result"):
+        feeds.append(LabFeed(paths.drop(cfg), d.read_result, measurements.Judge(store, d)))
+
+    def check_claims(new: dict) -> dict:
+        return {"claims": claims.check_pending(d, store, f.claims_per_poll, f.claim_budget)}
+
+    def calibrate(new: dict) -> dict:
+        fresh = any(new.get(feed.name) for feed in feeds if isinstance(feed, LabFeed))
+        return {"calibration": measurements.calibrate(store, d, f.calibrate_steps) if fresh else None}
+
+    return FeedWorker(store, feeds, after=[check_claims, calibrate])
 
 
 def heldout_goals(d, cfg: Config) -> list[dict]:
@@ -151,7 +180,7 @@ class InProcess:
     def __init__(self, cfg: Config, paths: Paths):
         self.cfg, self.store = cfg, Store(paths.store)
         self.feeds = build_feeds(cfg, paths)
-        self.feeds.poll()
+        self.feeds.poll("curriculum")
         self.learner = build_learner(cfg, paths)
         self.proposer, self.experiments = build_proposer(cfg, paths), build_experiments(cfg, paths)
         self.goals = train_goals(self.store, cfg.daemon.skip_families)

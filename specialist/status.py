@@ -47,7 +47,8 @@ class Report:
         out = {"papers_ingested": self.store.count("papers"), "results_ingested": self.store.count("results"),
                "goals_open": int(self.store.query(_OPEN_GOALS)[0][0]),
                "goals_train": self.store.count("goals", "split = 'train'"),
-               "hypotheses_verified": self.store.count("verdicts"), "rounds_checked": self.rounds}
+               "hypotheses_verified": self.store.count("verdicts"), "rounds_checked": self.rounds,
+               **feed_metrics(self.store)}
         if self.learner:
             out.update(learner_loss=self.learner["loss"], replay_goals=self.learner["replay_goals"],
                        pretraining=float(self.learner.get("phase") == "spectrum"),
@@ -64,6 +65,20 @@ class Report:
     def best_designs(self, n: int) -> list[dict]:
         """The best design so far of the first ``n`` goals (by hash): the same goals each refresh."""
         return [self.best[h] for h in sorted(self.best)[:n]]
+
+
+def feed_metrics(store: Store) -> dict[str, float]:
+    """What the feeds brought: goals from papers, claims and their checks, the calibration."""
+    verdicts = dict(store.query("SELECT verdict, COUNT(*) FROM claims GROUP BY verdict"))
+    out = {"goals_from_papers": store.count("goals", "json_extract(provenance, '$.source') = 'arxiv'"),
+           "claims_found": sum(verdicts.values()),
+           "claims_checked": sum(n for v, n in verdicts.items() if v != '"pending"'),
+           "claims_inconsistent": verdicts.get('"inconsistent"', 0)}
+    last = store.query("SELECT version, rms_before, rms_after FROM calibrations ORDER BY version DESC LIMIT 1")
+    if last:
+        out.update(calibration_version=last[0][0], calibration_rms_before=last[0][1],
+                   calibration_rms_after=last[0][2])
+    return out
 
 
 def read(data_dir: str | Path) -> dict:
@@ -83,7 +98,7 @@ def read(data_dir: str | Path) -> dict:
                 "last_checkpoint_step": last, "solve_rate": metrics.get("solve_rate"),
                 "round": beat.get("round"), "pid": beat.get("pid"), "host": beat.get("host"),
                 "heartbeat_age_s": None if "heartbeat" not in beat else round(time.time() - beat["heartbeat"], 1),
-                "tracking_run": beat.get("run_id"), "metrics": metrics}
+                "tracking_run": beat.get("run_id"), "feeds": feed_metrics(store), "metrics": metrics}
     finally:
         store.close()
 

@@ -46,6 +46,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE evaluations (version INTEGER PRIMARY KEY, report TEXT NOT NULL, created_at REAL NOT NULL);
     """,
+    # Feeds: claims found in papers with their checks, measurements' verdicts, calibrations.
+    """
+    CREATE TABLE claims (key TEXT PRIMARY KEY, arxiv_id TEXT NOT NULL, body TEXT NOT NULL,
+        verdict TEXT NOT NULL, detail TEXT NOT NULL, checked_at REAL NOT NULL);
+    ALTER TABLE results ADD COLUMN verdict TEXT NOT NULL DEFAULT '{}';
+    CREATE TABLE calibrations (version INTEGER PRIMARY KEY, body TEXT NOT NULL, rms_before REAL NOT NULL,
+        rms_after REAL NOT NULL, created_at REAL NOT NULL);
+    """,
 )
 
 # Per table: its key column; for tables whose records may be superseded, the condition under
@@ -59,9 +67,12 @@ _TABLES = {
     "model_versions": ("version", None, "created_at"),
     "cursors": ("stream", "1", "updated_at"),
     "evaluations": ("version", None, "created_at"),
+    # A claim found again in a paper stays as checked; only a verdict replaces it.
+    "claims": ("key", "excluded.verdict != '\"pending\"'", "checked_at"),
+    "calibrations": ("version", None, "created_at"),
 }
 _JSON_COLUMNS = {"authors", "categories", "links", "design", "measurement", "body", "provenance",
-                 "detail", "metrics", "position", "report"}
+                 "detail", "metrics", "position", "report", "verdict"}
 
 
 class Store:

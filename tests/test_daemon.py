@@ -20,7 +20,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from feeds.throughput import RecordedArxiv, read_entries
 from specialist import status
+from tests.arxiv_server import OPTICS
+from tests.test_lab_feed import drop
 from specialist.tracking import default_uri
 
 pytestmark = pytest.mark.daemon
@@ -47,6 +50,9 @@ samples = 2
 retrieved = 1
 heldout_goals = 3
 baseline = ""
+[feeds]
+arxiv = false
+poll_every_s = 3.0
 [tracking]
 log_every_s = 1.0
 figure_every_s = 5.0
@@ -123,7 +129,8 @@ def _check_records(data: Path) -> dict:
     per_round = dict(_query(data, "SELECT round, COUNT(*) FROM hypotheses GROUP BY round"))
     assert all(n == PER_ROUND for n in per_round.values()), per_round  # no round recorded twice or in part
     assert sorted(per_round) == list(range(len(per_round))), "a gap in the rounds"
-    assert len(keys["goals"]) == 260  # the curriculum, delivered once however often the daemon starts
+    curriculum = _query(data, "SELECT COUNT(*) FROM goals WHERE json_extract(provenance, '$.source') = 'curriculum'")
+    assert curriculum[0][0] == 260  # the curriculum, delivered once however often the daemon starts
     return keys
 
 
@@ -183,7 +190,12 @@ def test_kill_9_at_random_moments_then_restart_resumes_and_loses_nothing(tmp_pat
 
 
 def test_a_killed_experiments_actor_is_restarted_and_the_loop_goes_on(tmp_path, start):
+    """Also: papers from a loopback arXiv and a result dropped in the lab's folder are ingested."""
     data = tmp_path / "data"
+    arxiv = RecordedArxiv(read_entries(OPTICS)).__enter__()
+    (tmp_path / "specialist.toml").write_text(CONFIG.replace("arxiv = false", f'arxiv_endpoint = "{arxiv.endpoint}"\n'
+                                                             "arxiv_delay_s = 0.1"))
+    drop(data / "drop", "sample-1")
     proc = start()
     try:
         _up(data, proc)
@@ -197,10 +209,17 @@ def test_a_killed_experiments_actor_is_restarted_and_the_loop_goes_on(tmp_path, 
         assert proc.poll() is None
         _check_records(data)
         _wait(lambda: _query(data, "SELECT COUNT(*) FROM evaluations")[0][0] >= 1, 120, "a held-out evaluation")
+        _wait(lambda: _query(data, "SELECT COUNT(*) FROM papers")[0][0] == len(read_entries(OPTICS)), 60, "papers")
+        _wait(lambda: (data / "drop" / "processed" / "sample-1.csv").exists(), 60, "the result filed away")
+        _wait(lambda: _query(data, "SELECT COUNT(*) FROM calibrations")[0][0] >= 1, 60, "a calibration")
+        assert _query(data, "SELECT COUNT(*) FROM results")[0][0] == 1
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 0
+        arxiv.__exit__(None, None, None)
     client, runs = _mlflow_runs(data)
+    assert {"papers_ingested", "results_ingested", "goals_from_papers", "claims_checked",
+            "calibration_rms_after"} <= set(runs[0].data.metrics)
     artifacts = Path(runs[0].info.artifact_uri.removeprefix("file://"))
     assert (artifacts / "figures" / "best_designs.png").exists()
     # held-out evaluations: metrics, the learning curve, and the champion in the model registry

@@ -66,11 +66,11 @@ def test_migrations_apply_to_an_older_database(tmp_path, monkeypatch):
     old = Store(path)
     old.put("papers", PAPER)
     old.close()
-    extra = "ALTER TABLE papers ADD COLUMN note TEXT; CREATE TABLE claims (key TEXT PRIMARY KEY)"
+    extra = "ALTER TABLE papers ADD COLUMN note TEXT; CREATE TABLE remarks (key TEXT PRIMARY KEY)"
     monkeypatch.setattr(store_mod, "MIGRATIONS", store_mod.MIGRATIONS + (extra,))
     new = Store(path)
     assert new.schema_version == len(store_mod.MIGRATIONS)
-    assert new.get("papers", PAPER["arxiv_id"])["note"] is None and new.count("claims") == 0
+    assert new.get("papers", PAPER["arxiv_id"])["note"] is None and new.count("remarks") == 0
     new.close()
 
 

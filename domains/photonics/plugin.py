@@ -14,11 +14,13 @@ number of materials, each scaled to about [0, 1].
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from domains.photonics import baselines, design as design_mod, families, goals as goals_mod, merit, synthetic
+from domains.photonics import (baselines, calibration as calibration_mod, design as design_mod, extract, families,
+                               goals as goals_mod, merit, results, synthetic)
 from specialist.domain import END, Spec
 
 K_MAX, N_BINS, L_MAX = 8, 64, 32
@@ -80,9 +82,16 @@ class PhotonicsDomain:
                                    "solved": bool(scorer.best.merit <= ev.goal.solved_below)}], scorer.spent
 
     def from_record(self, record: dict) -> dict[str, list[Any]]:
-        """Nothing is extracted from feed records yet: paper and measurement extraction is the
-        feeds' work, still to come; the lists stay empty rather than guessed."""
-        return {"goals": [], "claims": [], "measurements": []}
+        """Goals and claims a paper's title and abstract state (``extract.extract``).
+
+        Records of other kinds yield nothing here (measurements come with result files), and a
+        paper stating nothing concrete yields empty lists rather than guesses.
+        """
+        empty: dict[str, list[Any]] = {"goals": [], "claims": [], "measurements": []}
+        if record.get("kind", "paper") != "paper" or not isinstance(record.get("abstract"), str):
+            return empty
+        paper_id = str(record.get("arxiv_id") or record.get("id") or "paper")
+        return {**empty, **extract.extract(paper_id, str(record.get("title") or ""), record["abstract"])}
 
     def curves(self, goal: dict, design: dict) -> list[dict]:
         """Series to plot a design against its goal: per target, the goal's bound and the design.
@@ -113,6 +122,23 @@ class PhotonicsDomain:
         """(goal, design) pairs made by the simulator, each design meeting its goal: the data of
         the pretraining ("spectrum") phase. Optional beyond the Domain protocol."""
         return synthetic.pairs(seed, count)
+
+    def read_result(self, csv_path: Path, sidecar_path: Path, csv_label: str, sidecar_label: str) -> dict:
+        """A measured result pair (spectrum CSV and JSON sidecar) as its ``results`` row, checked
+        (``results.read_result``; raises InputError). Optional beyond the Domain protocol: the
+        lab feed reads result files with it."""
+        return results.read_result(csv_path, sidecar_path, csv_label, sidecar_label)
+
+    def judge(self, design: dict, measurement: dict, calibration: dict | None = None) -> dict:
+        """How far a measured spectrum is from the (calibrated) simulation (``results.verdict``).
+        Optional beyond the Domain protocol: the verdict stored with each result."""
+        return results.verdict(design, measurement, calibration)
+
+    def calibrate(self, results_rows: Iterable[dict], steps: int = 40) -> dict:
+        """Film index offsets and run thickness scales fitted to stored ``results`` rows
+        (``calibration.fit``). Optional beyond the Domain protocol: ``experiments.measurements``
+        versions and applies them."""
+        return calibration_mod.fit(results.measured(results_rows), steps)
 
     def _evaluator(self, goal: dict) -> merit.Evaluator:
         return _cached(self._evaluators, goal, self._cache_size,
