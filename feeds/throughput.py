@@ -150,7 +150,7 @@ def measure(path: Path, copies: int, page_size: int) -> dict:
         feed = ArxivFeed(domain, Path(tmp) / "quarantine", config)
         worker = FeedWorker(store, [feed])
         t0 = time.perf_counter()
-        while worker.poll()[feed.name]:  # until a poll finds nothing new
+        while worker.poll()["new"][feed.name]:  # until a poll finds nothing new
             pass
         seconds = time.perf_counter() - t0
         counts = {t: store.count(t) for t in ("papers", "goals", "claims")}

@@ -8,6 +8,9 @@ the learner), pushes each new parameter version to the proposer without waiting 
 the feeds, and writes metrics, figures and a heartbeat. Every call on an actor has a timeout.
 Proposing and checking are idempotent, so their actors retry tasks after a restart; the
 learner's updates are not, so a restarted learner resumes from its last checkpoint instead.
+
+The module is longer than the house limit: as the one place that talks to actors, it holds
+every scheduling decision (rounds, updates, evaluations, feed polls, shutdown) side by side.
 """
 
 from __future__ import annotations

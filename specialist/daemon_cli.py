@@ -75,6 +75,8 @@ def _render_status(doc: dict) -> None:
         value = doc.get(key)
         table.add_row(key.replace("_", " "), "-" if value is None else
                       f"{value:.3f}" if isinstance(value, float) else str(value))
+    for key, value in doc.get("feeds", {}).items():
+        table.add_row(key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value))
     _console.print(table)
 
 

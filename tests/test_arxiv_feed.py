@@ -322,3 +322,11 @@ def test_malformed_bodies_are_refused_and_quarantined(tmp_path):
 
     check()
     assert len(bodies) >= 500
+
+
+def test_throughput_benchmark_ingests_every_served_paper_once():
+    from feeds import throughput
+
+    doc = throughput.measure(throughput.DEFAULT_FEED, copies=3, page_size=40)
+    assert doc["papers"] == 3 * N_OPTICS and doc["errors"] is None and doc["papers_per_s"] > 0
+    assert doc["requests"] >= 3  # paged, and one more poll that finds nothing new
