@@ -198,7 +198,7 @@ def test_ingest_command_stores_copies_and_reports(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "1 already stored, 1 rejected" in out and "error: " in err and "broken.csv" in err
     assert Store(data / "store.sqlite").count("results") == 1
-    assert cli.main(["ingest", str(tmp_path / "paper.xml"), "--data-dir", str(data)]) == 2
+    assert cli.main(["ingest", str(tmp_path / "notes.txt"), "--data-dir", str(data)]) == 2
     assert "not a result file" in capsys.readouterr().err
 
 
