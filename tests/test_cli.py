@@ -123,3 +123,15 @@ def test_help_for_every_command(capsys):
             main([cmd, "--help"])
         assert exit_info.value.code == 0
         assert "--json" in capsys.readouterr().out
+
+
+def test_output_piped_into_a_reader_that_stops_is_not_an_error():
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "specialist.cli", "materials", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(10)
+    proc.stdout.close()  # as `| head -c 10` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and "Traceback" not in err, err
