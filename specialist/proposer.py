@@ -11,6 +11,10 @@ import numpy as np
 
 from specialist.model import ModelConfig, Specialist, empty_cache
 
+# Budget per refined candidate at test time, as the gradient baseline spends per start; chosen
+# on the validation split (budget 1000: 82 % solved refining 1 candidate, 87 % refining 3).
+EVALS_PER_REFINED = 300
+
 
 @partial(jax.jit, static_argnames=("cfg",))
 def sample(params, cfg: ModelConfig, cond_BxC, key, temperature=1.0):
@@ -84,7 +88,8 @@ class Proposer:
         ``learner.replay.Replay``; up to ``retrieved`` of them) and ``samples`` designs sampled
         for the goal (one batched call for all goals). Budget b verifies the first min(b,
         candidates), one evaluation each, then spends the rest refining the ``refine_top`` best
-        through the domain.
+        through the domain (``refine_top`` more per ``EVALS_PER_REFINED`` evaluations of budget:
+        a long refinement gains from diverse starts).
 
         Returns:
             Per goal, per budget: {"design", "merit", "solved", "evaluations"}; design None if
@@ -106,7 +111,8 @@ class Proposer:
         scored = [(v["merit"], d, v) for d, v in zip(candidates[:n], verdicts[:n]) if "merit" in v]
         spent = n
         if scored and budget > spent:
-            starts = [d for _, d, _ in sorted(scored, key=lambda s: s[0])[:refine_top]]
+            top = refine_top * max(1, budget // EVALS_PER_REFINED)
+            starts = [d for _, d, _ in sorted(scored, key=lambda s: s[0])[:top]]
             refined, rverdicts, used = self.domain.refine(goal, starts, budget - spent)
             spent += used
             scored += [(v["merit"], d, v) for d, v in zip(refined, rverdicts) if "merit" in v]
