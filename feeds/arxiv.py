@@ -350,8 +350,23 @@ class ArxivFeed:
                 saved = f" (saved to {quarantine(self.quarantine, err.body, str(err))})"
             except OSError as why:
                 saved = f" (could not be saved: {why})"
+        if isinstance(err, requests.RequestException):  # its text is a long URL; say what to check
+            err = (f"{self.config.endpoint} could not be reached ({_root_cause(err)}); check the network or "
+                   "feeds.arxiv_endpoint")
         self.last_error = f"{str(err).rstrip('.')}{saved}; this poll keeps the {kept} papers read before it."
         log.error("arXiv feed '%s': %s", self.name, self.last_error)
+
+
+def _root_cause(err: BaseException) -> str:
+    """The name of the innermost error behind a failed request (e.g. NameResolutionError)."""
+    for _ in range(8):
+        inner = getattr(err, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in err.args if isinstance(a, BaseException)), None) or err.__cause__
+        if not isinstance(inner, BaseException):
+            break
+        err = inner
+    return type(err).__name__
 
 
 def paper_rows(domain: Domain, paper: dict) -> list[tuple[str, dict]]:

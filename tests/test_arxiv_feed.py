@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from lxml import etree
 
+from domains.photonics.plugin import PhotonicsDomain
 from feeds.arxiv import DEFAULT_QUERY, ArxivConfig, ArxivFeed, parse_page, quarantine
 from feeds.throughput import ATOM, read_entries, variant
 from feeds.worker import FeedWorker
@@ -330,3 +331,11 @@ def test_throughput_benchmark_ingests_every_served_paper_once():
     doc = throughput.measure(throughput.DEFAULT_FEED, copies=3, page_size=40)
     assert doc["papers"] == 3 * N_OPTICS and doc["errors"] is None and doc["papers_per_s"] > 0
     assert doc["requests"] >= 3  # paged, and one more poll that finds nothing new
+
+
+def test_an_unreachable_endpoint_is_one_short_sentence_naming_it(tmp_path):
+    config = ArxivConfig(endpoint="http://127.0.0.1:9/api/query", delay_s=0.0, retries=0, timeout_s=2.0)
+    feed = ArxivFeed(PhotonicsDomain(), tmp_path / "quarantine", config)
+    rows, _ = feed.poll(None)
+    assert rows == [] and feed.last_error.startswith("http://127.0.0.1:9/api/query could not be reached (")
+    assert "feeds.arxiv_endpoint" in feed.last_error and len(feed.last_error) < 250, feed.last_error
