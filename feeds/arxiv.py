@@ -161,7 +161,7 @@ class ArxivClient(arxiv.Client):
 
     def __init__(self, config: ArxivConfig):
         super().__init__(page_size=config.page_size, delay_seconds=config.delay_s, num_retries=config.retries)
-        self.config, self.requests_made, self.total = config, 0, 0
+        self.config, self.total = config, 0
         self.query_url_format = config.endpoint + "?{}"  # per instance, so a loopback server can stand in
         self._not_before = 0.0  # monotonic time before which no request starts
 
@@ -185,7 +185,7 @@ class ArxivClient(arxiv.Client):
         """The body of a 200 answer, after backing off from 429/5xx answers, timeouts and drops."""
         for attempt in range(self.config.retries + 1):
             time.sleep(max(0.0, self._not_before - time.monotonic()))
-            wait, self.requests_made = self.config.delay_s, self.requests_made + 1
+            wait = self.config.delay_s
             try:
                 resp = self._session.get(url, timeout=self.config.timeout_s,
                                          headers={"user-agent": f"specialist (arxiv.py {arxiv.__version__})"})

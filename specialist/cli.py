@@ -15,13 +15,19 @@ from typing import Any, Sequence
 from specialist.errors import InputError
 
 
+def read_bytes(path: str) -> bytes:
+    """A file's content; an unreadable file is an InputError naming it."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as err:
+        raise InputError(path, "", f"cannot be read ({err.strerror})") from None
+
+
 def read_json(path: str) -> Any:
     """A JSON file's content; unreadable or malformed files are InputErrors naming the file."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except OSError as err:
-        raise InputError(path, "", f"cannot be read ({err.strerror})") from None
+        return json.loads(read_bytes(path).decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(path, "", f"is not valid JSON ({err})") from None
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from specialist import bench, daemon_cli, scaffold
-from specialist.cli import emit, read_json, wavelengths
+from specialist.cli import emit, read_bytes, read_json, wavelengths
 from specialist.errors import InputError
 
 _console = Console()
@@ -155,11 +155,7 @@ def extract(args: argparse.Namespace) -> int:
     from feeds.arxiv import parse_page
     from specialist import domain as domains
 
-    try:
-        with open(args.feed, "rb") as fh:
-            data = fh.read()
-    except OSError as err:
-        raise InputError(args.feed, "", f"cannot be read ({err.strerror})") from None
+    data = read_bytes(args.feed)
     domain = domains.load("photonics")
     docs = []
     for paper in parse_page(data, args.feed)[1]:
@@ -214,7 +210,7 @@ def ingest(args: argparse.Namespace) -> int:
     store = Store(paths.store)
     papers = [f for f in args.files if f.lower().endswith(".xml")]
     try:
-        feed = LabFeed(paths.data_dir / "drop", domain.read_result, Judge(store, domain))
+        feed = LabFeed(paths.drop, domain.read_result, Judge(store, domain))
         report = feed.ingest_files([f for f in args.files if f not in papers], store)
         found = [_ingest_papers(path, domain, store) for path in papers]
         report["files"] += found
@@ -233,10 +229,7 @@ def _ingest_papers(path: str, domain, store) -> dict:
     from feeds.arxiv import paper_rows, parse_page
 
     try:
-        with open(path, "rb") as fh:
-            records = parse_page(fh.read(), path)[1]
-    except OSError as err:
-        return {"file": path, "status": "rejected", "error": f"{path}: cannot be read ({err.strerror})."}
+        records = parse_page(read_bytes(path), path)[1]
     except InputError as err:
         return {"file": path, "status": "rejected", "error": str(err)}
     rows = [row for paper in records for row in paper_rows(domain, paper)]

@@ -58,9 +58,10 @@ class Paths:
     def quarantine(self) -> Path:
         return self.data_dir / "quarantine"
 
-    def drop(self, cfg: Config) -> Path:
-        """The lab's drop folder: ``feeds.drop_dir``, else ``<data-dir>/drop``."""
-        return Path(cfg.feeds.drop_dir).absolute() if cfg.feeds.drop_dir else self.data_dir / "drop"
+    @property
+    def drop(self) -> Path:
+        """The lab's drop folder unless ``feeds.drop_dir`` names another."""
+        return self.data_dir / "drop"
 
 
 def prepare_process(paths: Paths) -> None:
@@ -96,7 +97,8 @@ def build_feeds(cfg: Config, paths: Paths):
             query=f.arxiv_query, endpoint=f.arxiv_endpoint, delay_s=f.arxiv_delay_s, timeout_s=f.arxiv_timeout_s,
             max_results=f.arxiv_max_results, since=f.arxiv_since)))
     if hasattr(d, "read_result"):
-        feeds.append(LabFeed(paths.drop(cfg), d.read_result, measurements.Judge(store, d)))
+        drop = Path(f.drop_dir).absolute() if f.drop_dir else paths.drop
+        feeds.append(LabFeed(drop, d.read_result, measurements.Judge(store, d)))
 
     def check_claims(new: dict) -> dict:
         return {"claims": claims.check_pending(d, store, f.claims_per_poll, f.claim_budget)}
