@@ -21,7 +21,7 @@ import itertools
 import json
 from typing import Any
 
-from specialist.domain import Domain
+from specialist.domain import ClaimCheck, Domain, Optimizer
 from specialist.store import Store
 
 CONSISTENT, INCONSISTENT, NOT_CHECKABLE = "consistent", "inconsistent", "not checkable"
@@ -31,7 +31,8 @@ def check(domain: Domain, claim: dict, budget: int = 300, seed: int = 0) -> dict
     """The verdict on one claim.
 
     Args:
-        domain: the domain whose verifier (and optional ``optimize``) does the checking.
+        domain: the domain whose verifier does the checking, with its ClaimCheck figures and its
+            Optimizer where it offers them.
         claim: a claim dict as ``from_record`` returns it.
         budget: evaluations the optimizer may spend when no thicknesses are stated.
         seed: the optimizer's seed.
@@ -80,7 +81,7 @@ def _check_design(domain: Domain, goal: dict, design: dict) -> dict[str, Any]:
         verdict = domain.verify(relaxed, [d])[0]
         if "merit" not in verdict:
             return _result(NOT_CHECKABLE, reason=f"the stated design is rejected: {verdict.get('rejected')}")
-        figures = _figures(domain, relaxed, d)
+        figures = domain.claim_figures(relaxed, d) if isinstance(domain, ClaimCheck) else []
         met = all(f["met"] for f in figures) if figures else verdict["merit"] <= goal.get("solved_below", 1.0)
         readings.append({"order": order, "merit": float(verdict["merit"]), "met": met, "simulated": figures})
     best = min(readings, key=lambda r: (not r["met"], r["merit"]))
@@ -102,37 +103,15 @@ def _admitting(goal: dict, design: dict) -> dict:
             "thickness_nm": [0, max(hi, thickest)]}
 
 
-def _figures(domain: Domain, goal: dict, design: dict) -> list[dict]:
-    """Per target, the simulated statistic the claim states (band average or worst point) next to
-    the stated bound; empty when the domain offers no curves."""
-    curves = getattr(domain, "curves", None)
-    if curves is None:
-        return []
-    statistic = (goal.get("provenance") or {}).get("statistic", "bound")
-    series = [c for c in curves(goal, design) if c.get("kind") == "design"]
-    out = []
-    for target, s in zip(goal["targets"], series):
-        values = [float(v) for v in s["y"]]
-        le = target["relation"] == "<="
-        value = sum(values) / len(values) if statistic == "average" else max(values) if le else min(values)
-        stated, slack = float(target["value"]), float(target.get("tolerance", 0.01))
-        met = value <= stated + slack if le else value >= stated - slack if target["relation"] == ">=" \
-            else abs(value - stated) <= slack
-        out.append({"quantity": target["quantity"], "relation": target["relation"], "stated": stated,
-                    "statistic": statistic, "simulated": value, "met": met})
-    return out
-
-
 def _check_reachable(domain: Domain, goal: dict, claim: dict, budget: int, seed: int) -> dict[str, Any]:
     """Materials and a layer count without thicknesses: search for a design that meets the bound."""
-    optimize = getattr(domain, "optimize", None)
-    if optimize is None:
+    if not isinstance(domain, Optimizer):
         return _result(NOT_CHECKABLE, reason="the domain offers no optimizer to search the stated stack")
     goal_names = [m if isinstance(m, str) else m.get("name") for m in goal.get("materials", [])]
     if list(claim["materials"]) != goal_names:
         return _result(NOT_CHECKABLE, reason=f"materials {claim['materials']} are not all in the library "
                        "(or not valid over the band)")
-    found = optimize({**goal, "max_layers": int(claim["layers"])}, "gradient", budget, seed)
+    found = domain.optimize({**goal, "max_layers": int(claim["layers"])}, "gradient", budget, seed)
     numbers = {"merit": found["merit"], "evaluations": found["evaluations"], "design": found["design"],
                "layers": int(claim["layers"])}
     if found["solved"]:

@@ -5,8 +5,8 @@
     cal = calibrate(store, domain)              # fit on every stored result; stored as the next version
 
 The physics (simulating what was measured, applying and fitting a calibration) is the domain's,
-through its optional members ``judge(design, measurement, calibration)`` and
-``calibrate(results_rows, steps)``; this module keeps the calibrations' versions and applies the
+through its LabData capability (``judge(design, measurement, calibration)`` and
+``calibrate(results_rows, steps)``); this module keeps the calibrations' versions and applies the
 newest.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from specialist.domain import Domain
+from specialist.domain import LabData
 from specialist.store import Store
 
 
@@ -34,14 +34,14 @@ class Judge:
         domain: gives the verdict, ``domain.judge(design, measurement, calibration)``.
     """
 
-    def __init__(self, store: Store, domain: Domain):
-        self.store, self._judge = store, _member(domain, "judge")
+    def __init__(self, store: Store, domain: LabData):
+        self.store, self.domain = store, _lab_data(domain)
 
     def __call__(self, design: dict, measurement: dict) -> dict[str, Any]:
-        return self._judge(design, measurement, latest_calibration(self.store))
+        return self.domain.judge(design, measurement, latest_calibration(self.store))
 
 
-def calibrate(store: Store, domain: Domain, steps: int = 40) -> dict | None:
+def calibrate(store: Store, domain: LabData, steps: int = 40) -> dict | None:
     """Fit a calibration on every stored result and store it as the next version.
 
     Args:
@@ -54,11 +54,11 @@ def calibrate(store: Store, domain: Domain, steps: int = 40) -> dict | None:
         "delta_n", "thickness_scale", "stderr", "measurements", "points"), with its "version";
         None (and nothing stored) while there are no results.
     """
-    fit = _member(domain, "calibrate")
+    _lab_data(domain)
     rows = list(store.rows("results"))
     if not rows:
         return None
-    fitted = fit(rows, steps)
+    fitted = domain.calibrate(rows, steps)
     last = store.query("SELECT MAX(version) AS v FROM calibrations")[0]["v"]
     body = {"version": int(last or 0) + 1, **fitted}
     store.put("calibrations", {"version": body["version"], "body": body, "rms_before": body["rms_before"],
@@ -66,9 +66,9 @@ def calibrate(store: Store, domain: Domain, steps: int = 40) -> dict | None:
     return body
 
 
-def _member(domain: Domain, name: str) -> Any:
-    """An optional member of the domain that measurements need, or a clear error naming it."""
-    member = getattr(domain, name, None)
-    if member is None:
-        raise TypeError(f"domain '{domain.spec.name}' offers no {name}(...), which measured results need")
-    return member
+def _lab_data(domain) -> LabData:
+    """The domain, if it offers the LabData capability measured results need; else a clear error."""
+    if not isinstance(domain, LabData):
+        raise TypeError(f"domain '{domain.spec.name}' offers no LabData capability (read_result, judge, "
+                        "calibrate), which measured results need")
+    return domain

@@ -1,7 +1,7 @@
 """Experiments: verify a round's proposed designs through the domain, refine the best, record all.
 
     experiments = Experiments(domain, store, refine_budget=60, refine_top=2)
-    result = experiments.check(batch)      # batch from Proposer.propose; verdicts now in the store
+    checked = experiments.check(proposals)     # from Proposer.propose; verdicts now in the store
 
 Every hypothesis of a round and its verdict are written in one transaction under keys made of
 the round, the goal's slot and the design's index, so checking the same batch twice (a retried
@@ -14,7 +14,8 @@ import json
 
 import numpy as np
 
-from specialist.domain import Domain
+from specialist.core import Best, Checked, Group, Proposals
+from specialist.domain import Curves, Domain
 from specialist.store import Store
 
 _BEST_KNOWN = """SELECT h.design FROM hypotheses h JOIN verdicts v ON v.hypothesis_key = h.key
@@ -28,40 +29,38 @@ class Experiments:
         self.domain, self.store = domain, store
         self.refine_budget, self.refine_top = refine_budget, refine_top
 
-    def check(self, batch: dict) -> dict:
-        """Verdicts for every design of ``batch``; returns the round's summary, the best design per
+    def check(self, proposals: Proposals) -> Checked:
+        """Verdicts for every proposed design; returns the round's summary, the best design per
         goal (for expert iteration) and each goal's sampled group with its merits (for the
         group-relative policy gradient)."""
         records, best, groups, sampled_solved, sampled_best = [], [], [], [], []
-        for slot, (entry, designs) in enumerate(zip(batch["goals"], batch["designs"])):
-            goal = entry["goal"]
+        for slot, (task, designs) in enumerate(zip(proposals.tasks, proposals.designs)):
+            goal = task.goal
             verdicts = self.domain.verify(goal, designs)
             tried = [(d, v, "sampled") for d, v in zip(designs, verdicts)]
-            groups.append({"hash": entry["hash"], "goal": goal, "designs": designs,
-                           "merits": [v.get("merit") for v in verdicts],
-                           "solved": [bool(v.get("solved")) for v in verdicts]})
+            groups.append(Group(task.goal_hash, goal, designs, [v.get("merit") for v in verdicts],
+                                [bool(v.get("solved")) for v in verdicts]))
             sampled_solved.append(any(v.get("solved") for v in verdicts))
             sampled_best.append(min((v["merit"] for v in verdicts if "merit" in v), default=np.inf))
-            tried += self._refine(entry["hash"], goal, designs, verdicts)
+            tried += self._refine(task.goal_hash, goal, designs, verdicts)
             for j, (design, verdict, origin) in enumerate(tried):
-                key = f"{batch['round']}:{slot}:{entry['hash'][:12]}:{j}"
-                records += [("hypotheses", {"key": key, "goal_hash": entry["hash"], "design": design,
-                                            "params_version": batch["version"], "round": batch["round"],
+                key = f"{proposals.round}:{slot}:{task.goal_hash[:12]}:{j}"
+                records += [("hypotheses", {"key": key, "goal_hash": task.goal_hash, "design": design,
+                                            "params_version": proposals.version, "round": proposals.round,
                                             "origin": origin}),
                             ("verdicts", {"hypothesis_key": key, "merit": verdict.get("merit"),
                                           "solved": int(bool(verdict.get("solved"))), "detail": verdict})]
             scored = [(v["merit"], d, bool(v.get("solved"))) for d, v, _ in tried if "merit" in v]
             if scored:
                 merit, design, solved = min(scored, key=lambda s: s[0])
-                best.append({"goal_hash": entry["hash"], "goal": goal, "design": design, "merit": merit,
-                             "solved": solved})
+                best.append(Best(task.goal_hash, goal, design, merit, solved))
         self.store.put_many(records)
-        return {"round": batch["round"], "version": batch["version"], "verified": len(records) // 2,
-                "goals": len(batch["goals"]), "best": best, "groups": groups,
-                "solve_rate": float(np.mean([b["solved"] for b in best])) if best else 0.0,
-                "sampled_solve_rate": float(np.mean(sampled_solved)),
-                "mean_best_merit": float(np.mean([b["merit"] for b in best])) if best else float("inf"),
-                "median_sampled_merit": float(np.median(sampled_best))}
+        return Checked(round=proposals.round, version=proposals.version, verified=len(records) // 2,
+                       goals=len(proposals.tasks), best=best, groups=groups,
+                       solve_rate=float(np.mean([b.solved for b in best])) if best else 0.0,
+                       sampled_solve_rate=float(np.mean(sampled_solved)),
+                       mean_best_merit=float(np.mean([b.merit for b in best])) if best else float("inf"),
+                       median_sampled_merit=float(np.median(sampled_best)))
 
     def _refine(self, goal_hash: str, goal: dict, designs: list[dict], verdicts: list[dict]) -> list[tuple]:
         """Test-time refinement of the ``refine_top`` best valid samples and of the goal's best
@@ -78,6 +77,5 @@ class Experiments:
         return [json.loads(rows[0]["design"])] if rows else []
 
     def curves(self, goal: dict, design: dict) -> list[dict] | None:
-        """The domain's plottable series for a design against its goal, if the domain offers them."""
-        draw = getattr(self.domain, "curves", None)
-        return None if draw is None else draw(goal, design)
+        """The domain's plottable series for a design against its goal (None without Curves)."""
+        return self.domain.curves(goal, design) if isinstance(self.domain, Curves) else None

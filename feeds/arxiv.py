@@ -38,44 +38,17 @@ import requests
 from arxiv._feed import FeedHeader, ParsedFeed
 from lxml import etree
 
-from specialist.config import FeedsSection
+from specialist.config import ArxivConfig
 from specialist.domain import Domain, goal_hash
 from specialist.errors import InputError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_QUERY = FeedsSection.arxiv_query  # the daemon's [feeds] defaults are the one source
+DEFAULT_QUERY = ArxivConfig.query  # the configuration's [feeds.arxiv] is the one source of defaults
 _ATOM, _OPENSEARCH = "{http://www.w3.org/2005/Atom}", "{http://a9.com/-/spec/opensearch/1.1/}"
 _ID = re.compile(r"arxiv\.org/abs/(\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?$", re.ASCII)
 _RETRYABLE = {429, 500, 502, 503, 504}
 _SORT_FIELD = {"lastUpdatedDate": "updated", "submittedDate": "published"}
-
-
-@dataclass(frozen=True)
-class ArxivConfig:
-    """How the feed asks the arXiv API; the defaults follow arXiv's terms of use."""
-
-    query: str = DEFAULT_QUERY  # arXiv search_query syntax
-    endpoint: str = FeedsSection.arxiv_endpoint
-    sort_by: str = "lastUpdatedDate"  # or "submittedDate" (new versions then stay where they were)
-    page_size: int = 100  # results per request, 1 to 100
-    delay_s: float = 3.0  # seconds from the end of one request to the start of the next
-    timeout_s: float = 30.0  # seconds a request may take
-    retries: int = 4  # further tries after a 429/5xx, a timeout or a dropped connection
-    backoff_s: float = 5.0  # first wait after such a failure, doubled per try (or Retry-After)
-    empty_retries: int = 3  # further tries of an empty page where results were expected
-    max_results: int = 500  # entries read per poll (a poll finishes the time stamp it is in)
-    since: str = ""  # ISO date: the backlog reaches back this far; "" for the whole listing
-
-    def __post_init__(self):
-        checks = [("page_size", 1 <= self.page_size <= 100, "1 to 100"),
-                  ("delay_s", self.delay_s >= 0, ">= 0"), ("timeout_s", self.timeout_s > 0, "> 0"),
-                  ("retries", self.retries >= 0, ">= 0"), ("empty_retries", self.empty_retries >= 0, ">= 0"),
-                  ("max_results", self.max_results >= 1, ">= 1"), ("backoff_s", self.backoff_s >= 0, ">= 0"),
-                  ("sort_by", self.sort_by in _SORT_FIELD, " or ".join(_SORT_FIELD))]
-        for name, ok, allowed in checks:
-            if not ok:
-                raise InputError("arxiv config", name, f"is {getattr(self, name)!r}; allowed: {allowed}")
 
 
 class BrokenResponse(InputError):

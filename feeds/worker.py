@@ -3,7 +3,7 @@ the checks that follow new records.
 
     worker = FeedWorker(store, [CurriculumFeed(domain, seed), ArxivFeed(...), LabFeed(...)],
                         after=[check_claims, calibrate])
-    report = worker.poll()          # {"new": {feed: records written}, "errors": {feed: sentence}, ...}
+    report = worker.poll()          # Polled(new={feed: records written}, errors={feed: sentence}, after={...})
     worker.poll("curriculum")       # only the feeds whose name starts with "curriculum"
 
 A feed is any object with ``name`` and ``poll(position) -> (rows, new_position)``, where rows
@@ -13,13 +13,14 @@ with ``settle(position)`` is called after that commit (the lab feed files away w
 a feed with ``last_error`` reports its last failure, which the worker passes on.
 
 Each step in ``after`` is called as ``step(new)`` with the records written per feed, and returns
-a dict merged into the report (e.g. claims checked, a new calibration).
+a dict merged into the report's ``after`` (e.g. claims checked, a new calibration).
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
+from specialist.core import Polled
 from specialist.store import Store
 
 
@@ -36,7 +37,7 @@ class FeedWorker:
     def __init__(self, store: Store, feeds: list[Feed], after: list[Callable[[dict], dict]] = ()):
         self.store, self.feeds, self.after = store, feeds, list(after)
 
-    def poll(self, only: str = "") -> dict[str, Any]:
+    def poll(self, only: str = "") -> Polled:
         """Poll the feeds (those whose name starts with ``only``), then the steps that follow."""
         new, errors = {}, {}
         for feed in (f for f in self.feeds if f.name.startswith(only)):
@@ -48,7 +49,7 @@ class FeedWorker:
                 self.store.put("cursors", {"stream": feed.name, "position": feed.settle(position)})
             if getattr(feed, "last_error", None):
                 errors[feed.name] = feed.last_error
-        report = {"new": new, "errors": errors}
+        after: dict[str, Any] = {}
         for step in self.after:
-            report.update(step(new))
-        return report
+            after.update(step(new))
+        return Polled(new, errors, after)

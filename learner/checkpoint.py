@@ -1,5 +1,5 @@
 """Orbax checkpoints of the learner: the TrainState pytree with a JSON document beside it (the
-stream positions, the model configuration).
+stream positions, the model configuration); and the champion, the version the gate promoted.
 
 A checkpoint is written to a temporary folder and renamed when complete (orbax's atomic save),
 so a process killed mid-save leaves the previous checkpoint as the latest one.
@@ -7,12 +7,16 @@ so a process killed mid-save leaves the previous checkpoint as the latest one.
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import jax
 import orbax.checkpoint as ocp
+from flax import serialization
 
-from learner.train import TrainState
+from learner.train import Learner, LearnerConfig, TrainState
+from specialist.config import ModelConfig
 
 
 class Checkpoints:
@@ -62,3 +66,38 @@ class Checkpoints:
 
     def close(self) -> None:
         self._manager.close()
+
+
+def save_champion(directory: Path, params, meta: dict) -> None:
+    """Parameters (flax msgpack) and meta.json, swapped into place whole."""
+    tmp = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "params.msgpack").write_bytes(serialization.to_bytes(params))
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    old = directory.with_name(directory.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if directory.exists():
+        directory.rename(old)
+    tmp.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_params(checkpoints: str | Path, champion: str | Path | None = None):
+    """(meta, model config, params, version) of the champion under ``champion`` (if given and
+    saved) or else of the newest checkpoint under ``checkpoints``; None if there is neither.
+    ``meta`` holds at least the domain's name ("domain") and the model ("model")."""
+    champ = Path(champion) / "meta.json" if champion is not None else None
+    if champ is not None and champ.exists():
+        meta = json.loads(champ.read_text())
+        model_cfg = ModelConfig(**meta["model"])
+        template = Learner(model_cfg, LearnerConfig(), 0).state.params
+        params = serialization.from_bytes(template, (Path(champion) / "params.msgpack").read_bytes())
+        return meta, model_cfg, params, int(meta["version"])
+    found = Checkpoints(checkpoints)
+    meta = found.meta()
+    if meta is None:
+        return None
+    model_cfg = ModelConfig(**meta["model"])
+    state, _ = found.restore(Learner(model_cfg, LearnerConfig(), 0).state)
+    return meta, model_cfg, state.params, int(state.step)

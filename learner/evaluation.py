@@ -18,19 +18,17 @@ Per goal family (a goal's provenance.family, else "all"), at the largest budget:
 from __future__ import annotations
 
 import dataclasses
-import json
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
 from learner import gate
+from learner.checkpoint import save_champion
 from learner.replay import Replay
 from specialist.config import EvaluationSection, int_list
-from specialist.domain import family, goal_hash
+from specialist.domain import Optimizer, family, goal_hash
 from specialist.proposer import Proposer
-from specialist.status import evaluations
 from specialist.store import Store
 
 CHAMPION = "champion"
@@ -71,8 +69,7 @@ class Evaluation:
     def baseline(self, method: str) -> dict | None:
         """A per-goal optimizer's solve rate and median merit on the held-out goals at each
         budget (the learning curve's reference), computed once; None if the domain has none."""
-        optimize = getattr(self.domain, "optimize", None)
-        if optimize is None or not method:
+        if not isinstance(self.domain, Optimizer) or not method:
             return None
         stream = f"baseline:{method}:{self.cfg.budgets}"
         cached = self.store.get("cursors", stream)
@@ -80,7 +77,7 @@ class Evaluation:
             return cached["position"]
         out = {}
         for b in self.budgets:
-            runs = [optimize(g, method, b, self.seed) for g in self.goals]
+            runs = [self.domain.optimize(g, method, b, self.seed) for g in self.goals]
             merits = [r["merit"] if r["merit"] is not None else np.inf for r in runs]
             out[str(b)] = {"solve_rate": float(np.mean([r["solved"] for r in runs])),
                            "median_merit": float(np.median(merits))}
@@ -99,7 +96,7 @@ class Evaluation:
         for goal, solved in zip(self.goals, report["solved"]):
             families.setdefault(family(goal), []).append(solved)
         report["families"] = {f: float(np.mean(s)) for f, s in families.items()}
-        earlier = [e["families"] for e in evaluations(self.store) if e["version"] < version]
+        earlier = [e["families"] for e in self.store.evaluations() if e["version"] < version]
         forgetting = {f: max([e.get(f, 0.0) for e in earlier] + [sr]) - sr for f, sr in report["families"].items()}
         report["forgetting"] = forgetting
         report["forgetting_mean"] = float(np.mean(list(forgetting.values())))
@@ -125,19 +122,3 @@ class Evaluation:
             self.store.put("cursors", {"stream": CHAMPION, "position": {"version": report["version"],
                                                                        "solved": report["solved"]}})
 
-
-def save_champion(directory: Path, params, meta: dict) -> None:
-    """Parameters (flax msgpack) and meta.json, swapped into place whole."""
-    from flax import serialization
-
-    tmp = directory.with_name(directory.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    (tmp / "params.msgpack").write_bytes(serialization.to_bytes(params))
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    old = directory.with_name(directory.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if directory.exists():
-        directory.rename(old)
-    tmp.rename(directory)
-    shutil.rmtree(old, ignore_errors=True)

@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from specialist.core import Group
+
 
 def mgpo_weight(p: float, lam: float) -> float:
     """exp(-lam * KL(Bernoulli(p) || Bernoulli(0.5)))."""
@@ -33,20 +35,19 @@ def advantages(merits: Sequence[float | None]) -> np.ndarray:
     return np.zeros(len(r)) if std < 1e-6 else (r - r.mean()) / std
 
 
-def group_rows(groups: list[dict], lam: float, pg_weight: float) -> tuple[list[tuple[dict, dict]], np.ndarray, dict]:
+def group_rows(groups: list[Group], lam: float, pg_weight: float) -> tuple[list[tuple[dict, dict]], np.ndarray, dict]:
     """The policy-gradient rows of a round: ((goal, design) per row, weight per row, goal weights).
 
-    Each group is {"hash", "goal", "designs", "merits", "solved"}; rows of a group whose
-    advantages are all zero are left out (they carry no signal).
+    Rows of a group whose advantages are all zero are left out (they carry no signal).
     """
     rows, weights, goal_w = [], [], {}
     for g in groups:
-        p = float(np.mean(g["solved"])) if g["solved"] else 0.0
-        goal_w[g["hash"]] = w = mgpo_weight(p, lam)
-        adv = advantages(g["merits"])
-        for design, a in zip(g["designs"], adv):
+        p = float(np.mean(g.solved)) if g.solved else 0.0
+        goal_w[g.goal_hash] = w = mgpo_weight(p, lam)
+        adv = advantages(g.merits)
+        for design, a in zip(g.designs, adv):
             if a != 0.0:
-                rows.append((g["goal"], design))
+                rows.append((g.goal, design))
                 weights.append(w * a)
-    n = max(sum(len(g["designs"]) for g in groups), 1)
+    n = max(sum(len(g.designs) for g in groups), 1)
     return rows, pg_weight * np.asarray(weights, np.float64) / n, goal_w

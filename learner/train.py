@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from specialist.config import LearnerSection as LearnerConfig
+from specialist.config import LearnerConfig
 from specialist.domain import PAD
 from specialist.model import ModelConfig, Specialist
 

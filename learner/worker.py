@@ -7,7 +7,7 @@
 
 Two phases, told apart by the step alone, so a restart resumes the right one:
 - spectrum (step < cfg.pretrain_steps): simulator-made (goal, design) pairs from the domain's
-  optional ``synthetic(seed, count)``, seeded by the step;
+  Synthetic capability, ``synthetic(seed, count)``, seeded by the step (skipped without it);
 - signal: expert iteration on the replay and simulator-made pairs (share
   cfg.synthetic_share), plus the group-relative policy gradient of the round's sampled
   designs, all weighted per goal by MGPO.
@@ -27,7 +27,8 @@ from learner import mgpo
 from learner.checkpoint import Checkpoints
 from learner.replay import Replay
 from learner.train import Learner, LearnerConfig
-from specialist.domain import Domain, goal_hash
+from specialist.core import Checked, Group, Learned
+from specialist.domain import Domain, Synthetic, goal_hash
 from specialist.model import ModelConfig
 from specialist.store import Store
 
@@ -51,7 +52,7 @@ class LearnerWorker:
         self.checkpoint()
         self.replay.load(store)
         self.rng = np.random.default_rng([seed, self.step])
-        self.synthetic = getattr(domain, "synthetic", None)
+        self.synthetic = domain.synthetic if isinstance(domain, Synthetic) else None
 
     @property
     def step(self) -> int:
@@ -68,16 +69,16 @@ class LearnerWorker:
         """(version, parameters) to sample from."""
         return self.step, self.learner.state.params
 
-    def learn(self, result: dict) -> dict:
+    def learn(self, checked: Checked) -> Learned:
         """Offer a verified round's best designs to the replay, then train: spectrum-phase steps
         while pretraining, else online steps on the replay and the round's groups."""
-        for best in result["best"]:
-            self.replay.offer(best["goal_hash"], best["goal"], best["design"], best["merit"])
+        for best in checked.best:
+            self.replay.offer(best.goal_hash, best.goal, best.design, best.merit)
         checkpointed = None
         pretraining = self.pretraining
         steps = self.cfg.pretrain_steps_per_round if pretraining else self.cfg.steps_per_round
         if pretraining or len(self.replay):
-            groups = [g for g in result.get("groups", []) if g["hash"] not in self.replay.exclude]
+            groups = [g for g in checked.groups if g.goal_hash not in self.replay.exclude]
             pg = None  # the round's policy-gradient rows, encoded once for all its online steps
             for _ in range(steps):
                 if self.pretraining:
@@ -88,9 +89,8 @@ class LearnerWorker:
                 self.last_loss = self._update(rows, weights)
                 if self.step % self.cfg.checkpoint_every == 0:
                     checkpointed = self.checkpoint()
-        return {"loss": self.last_loss, "step": self.step, "replay_goals": len(self.replay),
-                "checkpoint": checkpointed, "phase": "spectrum" if pretraining else "signal",
-                "contaminated_refused": len(self.replay.refused)}
+        return Learned(loss=self.last_loss, step=self.step, replay_goals=len(self.replay), checkpoint=checkpointed,
+                       phase="spectrum" if pretraining else "signal", contaminated_refused=len(self.replay.refused))
 
     def _synthetic_rows(self, count: int) -> list[tuple[np.ndarray, list[int]]]:
         """Encoded simulator-made pairs, seeded by (seed, step): a restart draws the same ones."""
@@ -103,12 +103,12 @@ class LearnerWorker:
         rows = self._synthetic_rows(self.cfg.batch_size)
         return rows, np.full(len(rows), 1.0 / max(len(rows), 1))
 
-    def _policy_rows(self, groups: list[dict]):
+    def _policy_rows(self, groups: list[Group]):
         """The round's policy-gradient rows (encoded), their weights and the padded batch width;
         records each goal's MGPO weight for its expert-iteration rows."""
         pg, pg_w, goal_w = mgpo.group_rows(groups, self.cfg.mgpo_lambda, self.cfg.pg_weight)
         self.goal_weight.update(goal_w)
-        width = self.cfg.batch_size + sum(len(g["designs"]) for g in groups)
+        width = self.cfg.batch_size + sum(len(g.designs) for g in groups)
         return [self.domain.encode(g, d) for g, d in pg], list(pg_w), width
 
     def _online_batch(self, pg_rows: list, pg_weights: list, width: int):

@@ -2,7 +2,9 @@
 
 One section per package; every field carries its documentation (units included) in its
 metadata, so ``specialist run --print-config`` and README show the same words. A missing file
-section or field takes its default: ``specialist run`` works without any file.
+section or field takes its default: ``specialist run`` works without any file. A section may
+hold a nested one (``[feeds.arxiv]``); fields marked ``from_domain`` are filled in from the
+domain's Spec and are not set in the file.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from typing import Any
 from specialist.errors import InputError
 
 
-def _f(default: Any, doc: str):
-    return field(default=default, metadata={"doc": doc})
+def _f(default: Any, doc: str, from_domain: bool = False):
+    return field(default=default, metadata={"doc": doc, "from_domain": from_domain})
 
 
 @dataclass(frozen=True)
@@ -32,15 +34,25 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
-class ModelSection:
+class ModelConfig:
+    """The model's size (section [model]) and what the domain's Spec fixes (``for_domain``)."""
+
+    vocab_size: int = _f(0, "token ids, from the domain's Spec", from_domain=True)
+    max_tokens: int = _f(0, "longest design in tokens, from the domain's Spec", from_domain=True)
+    cond_dim: int = _f(0, "conditioning features, from the domain's Spec", from_domain=True)
     width: int = _f(128, "transformer width")
     layers: int = _f(4, "transformer blocks")
     heads: int = _f(4, "attention heads (must divide width)")
     mlp_ratio: int = _f(4, "MLP hidden width / width")
 
+    def for_domain(self, spec) -> "ModelConfig":
+        """This size with the vocabulary, design length and conditioning of a domain's Spec."""
+        return dataclasses.replace(self, vocab_size=spec.vocab_size, max_tokens=spec.max_tokens,
+                                   cond_dim=spec.cond_dim)
+
 
 @dataclass(frozen=True)
-class LearnerSection:
+class LearnerConfig:
     learning_rate: float = _f(3e-4, "Adam step size, reached after the warm-up")
     weight_decay: float = _f(1e-4, "decoupled weight decay per step")
     clip_norm: float = _f(1.0, "global gradient-norm clip")
@@ -80,17 +92,45 @@ class EvaluationSection:
 
 
 @dataclass(frozen=True)
+class ArxivConfig:
+    """How the arXiv feed asks the API (section [feeds.arxiv]); the defaults follow arXiv's terms of use."""
+
+    enabled: bool = _f(True, "read new papers from arXiv")
+    query: str = _f('cat:physics.optics AND (abs:"thin film" OR abs:coating OR abs:multilayer)',
+                    "arXiv search query (API syntax); read newest first")
+    endpoint: str = _f("https://export.arxiv.org/api/query", "arXiv API endpoint (a mirror or a recorded "
+                       "server may stand in)")
+    delay_s: float = _f(3.0, "seconds from the end of one arXiv request to the start of the next (arXiv asks "
+                        "for at least 3)")
+    timeout_s: float = _f(30.0, "seconds an arXiv request may take")
+    max_results: int = _f(200, "papers read per poll, newest first, then back through the backlog (a poll "
+                          "finishes the time stamp it is in)")
+    since: str = _f("", "ISO date: how far back the backlog is read; empty: the whole listing")
+    sort_by: str = _f("lastUpdatedDate", "listing order: lastUpdatedDate, or submittedDate (new versions then "
+                      "stay where they were)")
+    page_size: int = _f(100, "results per request, 1 to 100")
+    retries: int = _f(4, "further tries after a 429/5xx, a timeout or a dropped connection")
+    backoff_s: float = _f(5.0, "first wait after such a failure, doubled per try (or Retry-After), in seconds")
+    empty_retries: int = _f(3, "further tries of an empty page where results were expected")
+
+    def __post_init__(self):
+        checks = [("page_size", 1 <= self.page_size <= 100, "1 to 100"),
+                  ("delay_s", self.delay_s >= 0, ">= 0"), ("timeout_s", self.timeout_s > 0, "> 0"),
+                  ("retries", self.retries >= 0, ">= 0"), ("empty_retries", self.empty_retries >= 0, ">= 0"),
+                  ("max_results", self.max_results >= 1, ">= 1"), ("backoff_s", self.backoff_s >= 0, ">= 0"),
+                  ("sort_by", self.sort_by in ARXIV_SORT_FIELDS, " or ".join(ARXIV_SORT_FIELDS))]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise InputError("arxiv config", name, f"is {getattr(self, name)!r}; allowed: {allowed}")
+
+
+ARXIV_SORT_FIELDS = ("lastUpdatedDate", "submittedDate")
+
+
+@dataclass(frozen=True)
 class FeedsSection:
     poll_every_s: float = _f(60.0, "seconds between polls of the feeds (arXiv, the lab's drop folder)")
-    arxiv: bool = _f(True, "read new papers from arXiv")
-    arxiv_query: str = _f('cat:physics.optics AND (abs:"thin film" OR abs:coating OR abs:multilayer)',
-                          "arXiv search query (API syntax); read newest first")
-    arxiv_endpoint: str = _f("https://export.arxiv.org/api/query", "arXiv API endpoint (a mirror or a "
-                             "recorded server may stand in)")
-    arxiv_delay_s: float = _f(3.0, "seconds between arXiv requests (arXiv asks for at least 3)")
-    arxiv_timeout_s: float = _f(30.0, "seconds an arXiv request may take")
-    arxiv_max_results: int = _f(200, "papers read per poll, newest first, then back through the backlog")
-    arxiv_since: str = _f("", "ISO date: how far back the backlog is read; empty: the whole listing")
+    arxiv: ArxivConfig = field(default_factory=ArxivConfig, metadata={"doc": "the arXiv feed"})
     drop_dir: str = _f("", "folder watched for lab results (NAME.csv + NAME.json); empty: <data-dir>/drop")
     claims_per_poll: int = _f(8, "claims from papers checked against the simulator after each poll")
     claim_budget: int = _f(300, "evaluations spent trying to reach a claim's stated performance")
@@ -118,8 +158,8 @@ class TrackingSection:
 @dataclass(frozen=True)
 class Config:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
-    model: ModelSection = field(default_factory=ModelSection)
-    learner: LearnerSection = field(default_factory=LearnerSection)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    learner: LearnerConfig = field(default_factory=LearnerConfig)
     experiments: ExperimentsSection = field(default_factory=ExperimentsSection)
     evaluation: EvaluationSection = field(default_factory=EvaluationSection)
     feeds: FeedsSection = field(default_factory=FeedsSection)
@@ -130,7 +170,7 @@ class Config:
 _POSITIVE = {"goals_per_round", "group", "temperature", "rounds_in_flight", "width", "layers", "heads",
              "mlp_ratio", "learning_rate", "batch_size", "checkpoint_every", "workers", "refine_top",
              "get_timeout_s", "log_every_s", "figure_every_s", "every_steps", "samples", "gate_z",
-             "pretrain_steps_per_round", "poll_every_s", "arxiv_timeout_s", "arxiv_max_results"}
+             "pretrain_steps_per_round", "poll_every_s", "timeout_s", "max_results"}
 
 
 def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
@@ -155,6 +195,8 @@ def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = 
     for name in raw:
         if name not in sections:
             raise InputError(source, name, f"is not a section; allowed: {', '.join(sections)}")
+    if isinstance(raw.get("feeds"), dict):
+        raw["feeds"] = _nest_arxiv(raw["feeds"])
     parts = {name: _section(source, name, globals()[sections[name]], raw.get(name, {})) for name in sections}
     cfg = Config(**parts)
     int_list(cfg.evaluation.budgets, source, "evaluation.budgets")
@@ -181,16 +223,32 @@ def int_list(text: str, source: str, field: str = "") -> list[int]:
     return values
 
 
+def _nest_arxiv(feeds: dict) -> dict:
+    """[feeds] with the flat arXiv names of earlier files (``arxiv = false``, ``arxiv_query = ...``)
+    moved into its nested section [feeds.arxiv], so those files keep working."""
+    out = {k: v for k, v in feeds.items() if k != "arxiv" and not k.startswith("arxiv_")}
+    nested = feeds.get("arxiv", {})
+    nested = {"enabled": nested} if isinstance(nested, bool) else nested
+    flat = {k.removeprefix("arxiv_"): v for k, v in feeds.items() if k.startswith("arxiv_")}
+    if flat or "arxiv" in feeds:
+        out["arxiv"] = {**flat, **nested} if isinstance(nested, dict) else nested
+    return out
+
+
 def _section(source: str, name: str, cls: type, values: Any):
     if not isinstance(values, dict):
         raise InputError(source, name, "must be a table ([section]) of fields")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("from_domain")}
     out = {}
     for key, value in values.items():
         where = f"{name}.{key}"
         if key not in fields:
             raise InputError(source, where, f"is not a field; allowed: {', '.join(fields)}")
-        kind = type(fields[key].default)
+        if dataclasses.is_dataclass(default := fields[key].default_factory()
+                                    if fields[key].default is dataclasses.MISSING else fields[key].default):
+            out[key] = _section(source, where, type(default), value)
+            continue
+        kind = type(default)
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if type(value) is not kind:
@@ -201,18 +259,34 @@ def _section(source: str, name: str, cls: type, values: Any):
         if kind is int and value < 0 and key != "max_restarts":
             raise InputError(source, where, f"is {value!r}; allowed: a whole number >= 0")
         out[key] = value
-    return cls(**out)
+    try:
+        return cls(**out)
+    except InputError as err:  # a section's own check (e.g. [feeds.arxiv]) names the file and field
+        raise InputError(source, f"{name}.{err.field}", err.problem) from None
+
+
+def _documented(part) -> list:
+    """The fields of a section that a file may set."""
+    return [f for f in dataclasses.fields(part) if not f.metadata.get("from_domain")]
 
 
 def to_toml(cfg: Config = Config()) -> str:
     """``cfg`` as a TOML document, each field preceded by its documentation."""
     lines = ["# specialist configuration: every field is optional; shown with its current value."]
     for section in dataclasses.fields(cfg):
-        lines += ["", f"[{section.name}]"]
-        part = getattr(cfg, section.name)
-        for f in dataclasses.fields(part):
-            lines += [f"# {f.metadata['doc']}", f"{f.name} = {_toml_value(getattr(part, f.name))}"]
+        lines += _toml_section(section.name, getattr(cfg, section.name))
     return "\n".join(lines) + "\n"
+
+
+def _toml_section(name: str, part) -> list[str]:
+    lines, nested = ["", f"[{name}]"], []
+    for f in _documented(part):
+        value = getattr(part, f.name)
+        if dataclasses.is_dataclass(value):
+            nested += _toml_section(f"{name}.{f.name}", value)
+        else:
+            lines += [f"# {f.metadata['doc']}", f"{f.name} = {_toml_value(value)}"]
+    return lines + nested
 
 
 def _toml_value(value: Any) -> str:
@@ -225,4 +299,12 @@ def _toml_value(value: Any) -> str:
 
 def as_params(cfg: Config) -> dict[str, str]:
     """Flat ``section.field -> value`` strings (the tracking run's parameters)."""
-    return {f"{s}.{k}": str(v) for s, part in dataclasses.asdict(cfg).items() for k, v in part.items()}
+    return dict(_flat("", cfg))
+
+
+def _flat(prefix: str, part) -> list[tuple[str, str]]:
+    out = []
+    for f in _documented(part):
+        value = getattr(part, f.name)
+        out += _flat(f"{prefix}{f.name}.", value) if dataclasses.is_dataclass(value) else [(prefix + f.name, str(value))]
+    return out

@@ -10,8 +10,20 @@ A domain is everything the loop needs to know about one field. The loop calls it
     designs, verdicts, spent = domain.refine(goal, designs, budget)   # test-time compute
     found = domain.from_record(record)                      # feeds -> goals, claims, measurements
 
+Beyond these seven members a domain may offer optional capabilities, each a small protocol
+below; the loop asks ``isinstance(domain, Synthetic)`` and the like, and goes without what a
+missing one serves:
+
+    Synthetic     synthetic(seed, count)                   simulator-made pairs: the spectrum phase
+    Optimizer     methods, optimize(goal, method, ...)     per-goal optimizers: bench, claims, the yardstick
+    LabData       read_result, judge, calibrate            the lab's measured results and the calibration
+    Curves        curves(goal, design)                     series the dashboard draws
+    ClaimCheck    claim_figures(goal, design)              the figures a paper's claim states, simulated
+    Benchmarks    validation_goals(), classic(...)         goals to tune on, and problems with known answers
+
 Domains register through the entry-point group ``specialist.domains``; a domain that fails to
-load is skipped with a warning, and asking for an unknown name lists the valid ones.
+load is skipped with a warning, and asking for an unknown name lists the valid ones. A domain
+package may also add commands to ``specialist`` through the group ``specialist.commands``.
 """
 
 from __future__ import annotations
@@ -22,7 +34,8 @@ import numbers
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Protocol, Sequence, runtime_checkable
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -71,6 +84,94 @@ class Domain(Protocol):
     def from_record(self, record: dict) -> dict[str, list[Any]]:
         """{"goals", "claims", "measurements"} found in a feed record (lists, possibly empty)."""
 
+
+
+@runtime_checkable
+class Synthetic(Protocol):
+    """Training data for free: designs made at random, each with a goal it meets.
+
+        pairs = domain.synthetic(seed, count)      # the learner's spectrum phase, seeded by its step
+    """
+
+    def synthetic(self, seed: int, count: int) -> list[tuple[dict, dict]]:
+        """``count`` (goal, design) pairs, each design meeting its goal; the same for a seed."""
+
+
+@runtime_checkable
+class Optimizer(Protocol):
+    """Per-goal optimizers: the yardstick the specialist must beat.
+
+        for method in domain.methods:              # `specialist bench`, the learning curve's reference
+            found = domain.optimize(goal, method, budget, seed)
+    """
+
+    methods: tuple[str, ...]
+
+    def optimize(self, goal: dict, method: str, budget: int, seed: int = 0) -> dict:
+        """{"design" (None if nothing valid), "merit", "solved", "evaluations" <= budget}."""
+
+
+@runtime_checkable
+class LabData(Protocol):
+    """The lab's measured results: their file format, their verdicts and the calibration.
+
+        row = domain.read_result(csv, sidecar, csv_label, sidecar_label)   # the lab feed
+        verdict = domain.judge(design, measurement, calibration)          # per result
+        calibration = domain.calibrate(results_rows, steps)               # after new results
+    """
+
+    def read_result(self, csv_path: Path, sidecar_path: Path, csv_label: str, sidecar_label: str) -> dict:
+        """A result pair as its ``results`` row; raises InputError naming the file and field."""
+
+    def judge(self, design: dict, measurement: dict, calibration: dict | None = None) -> dict:
+        """How far the measurement is from the (calibrated) simulation: at least {"rms_all"}."""
+
+    def calibrate(self, results_rows: Iterable[dict], steps: int = 40) -> dict:
+        """A calibration fitted on stored results: at least {"rms_before", "rms_after"}."""
+
+
+@runtime_checkable
+class Curves(Protocol):
+    """What the dashboard draws of a design against its goal.
+
+        series = domain.curves(goal, design)       # [{"panel", "label", "kind", "x", "y", "xlabel"}]
+    """
+
+    def curves(self, goal: dict, design: dict) -> list[dict]:
+        """Plain series, "kind" "goal" or "design"; series sharing a panel share axes."""
+
+
+@runtime_checkable
+class ClaimCheck(Protocol):
+    """A paper's claim about a stated design, simulated.
+
+        figures = domain.claim_figures(goal, design)    # experiments.claims decides the verdict
+    """
+
+    def claim_figures(self, goal: dict, design: dict) -> list[dict]:
+        """Per target of the claim's goal, the statistic it states (goal provenance "statistic":
+        "average" or "bound") as simulated, next to the stated value: {"stated", "simulated",
+        "statistic", "met"} plus what names the target."""
+
+
+@runtime_checkable
+class Benchmarks(Protocol):
+    """Goals to choose settings on without touching the held-out set, and classic problems.
+
+        goals = domain.validation_goals()                    # `specialist bench --validation`
+        rows = domain.classic(search, budgets, seed)         # `specialist bench --classic`
+    """
+
+    def validation_goals(self) -> list[dict]:
+        """Goals apart from the curriculum's training and held-out goals of every seed used."""
+
+    def classic(self, search: Callable | None, budgets: Sequence[int], seed: int = 0) -> list[dict]:
+        """Problems with known answers solved at each budget, by the optimizers and by ``search``
+        (``search(goals, budgets)`` as ``Proposer.search``; None without a specialist):
+        rows with at least {"problem", "summary"}."""
+
+
+CAPABILITIES = (Synthetic, Optimizer, LabData, Curves, ClaimCheck, Benchmarks)
 
 def available() -> dict[str, Any]:
     """Installed domain classes by name; a plugin that fails to import warns and is skipped."""

@@ -10,22 +10,11 @@ design costs one pass per token, not one full forward per token.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-
-@dataclass(frozen=True)
-class ModelConfig:
-    vocab_size: int  # token ids, from the domain's Spec
-    max_tokens: int  # longest design in tokens, from the domain's Spec
-    cond_dim: int  # conditioning features, from the domain's Spec
-    width: int = 256  # D
-    layers: int = 4
-    heads: int = 4  # H
-    mlp_ratio: int = 4
+from specialist.config import ModelConfig  # the model's one config: [model] plus the domain's Spec
 
 
 class Block(nn.Module):

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from specialist.core import Proposals, Task
 from specialist.model import ModelConfig, Specialist, empty_cache
 
 # Budget per refined candidate at test time, as the gradient baseline spends per start; chosen
@@ -46,7 +47,7 @@ class Proposer:
     """Samples a group of designs per goal from the newest parameters it was handed.
 
         proposer.set_params((version, params))          # pushed by the learner, between rounds
-        batch = proposer.propose(round, goals)          # goals: [{"hash", "goal"}]
+        proposals = proposer.propose(round, tasks)      # tasks: [core.Task]
     """
 
     def __init__(self, domain, model_cfg: ModelConfig, params, version: int, seed: int, group: int,
@@ -61,12 +62,11 @@ class Proposer:
             self.params, self.version = params, version
         return self.version
 
-    def propose(self, round_: int, goals: list[dict]) -> dict:
-        """{"round", "version", "goals", "designs": [[design] * group per goal]}; the same round
-        and parameters always give the same designs."""
+    def propose(self, round_: int, tasks: list[Task]) -> Proposals:
+        """``group`` designs per task; the same round and parameters always give the same designs."""
         key = jax.random.fold_in(jax.random.key(self.seed), round_)
-        designs = self._designs([g["goal"] for g in goals], self.group, key)
-        return {"round": round_, "version": self.version, "goals": goals, "designs": designs}
+        designs = self._designs([t.goal for t in tasks], self.group, key)
+        return Proposals(round=round_, version=self.version, tasks=list(tasks), designs=designs)
 
     def _designs(self, goals: list[dict], group: int, key) -> list[list[dict]]:
         """``group`` designs per goal from one batched sampling call."""

@@ -162,6 +162,10 @@ class Store:
         sql = f"SELECT COUNT(*) FROM {table}" + (f" WHERE {where}" if where else "")
         return int(self._db.execute(sql, params).fetchone()[0])
 
+    def evaluations(self) -> list[dict[str, Any]]:
+        """Every held-out evaluation's report, oldest version first."""
+        return [json.loads(r["report"]) for r in self.query("SELECT report FROM evaluations ORDER BY version")]
+
     def close(self) -> None:
         self._db.close()
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from feeds.throughput import RecordedArxiv, feed_xml
+from specialist.benchmarks.feeds import RecordedArxiv, feed_xml
 
 DATA = Path(__file__).resolve().parent / "data" / "arxiv"  # recorded arXiv API responses
 OPTICS, SAMPLE = DATA / "arxiv-optics-feed.xml", DATA / "arxiv-sample-atom.xml"

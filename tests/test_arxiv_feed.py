@@ -11,7 +11,7 @@ from lxml import etree
 
 from domains.photonics.plugin import PhotonicsDomain
 from feeds.arxiv import DEFAULT_QUERY, ArxivConfig, ArxivFeed, parse_page, quarantine
-from feeds.throughput import ATOM, read_entries, variant
+from specialist.benchmarks.feeds import ATOM, read_entries, variant
 from feeds.worker import FeedWorker
 from specialist.domain import Spec
 from specialist.errors import InputError
@@ -326,7 +326,7 @@ def test_malformed_bodies_are_refused_and_quarantined(tmp_path):
 
 
 def test_throughput_benchmark_ingests_every_served_paper_once():
-    from feeds import throughput
+    from specialist.benchmarks import feeds as throughput
 
     doc = throughput.measure(throughput.DEFAULT_FEED, copies=3, page_size=40)
     assert doc["papers"] == 3 * N_OPTICS and doc["errors"] is None and doc["papers_per_s"] > 0

@@ -8,7 +8,9 @@ import json
 import pytest
 
 from domains.photonics import families
-from specialist import config, loop
+from specialist import config
+from specialist.app.builders import InProcess
+from specialist.paths import Paths
 from specialist.cli import main
 
 
@@ -18,7 +20,7 @@ def data_dir(tmp_path_factory):
     cfg = config.load(None, {"model": {"width": 32, "layers": 1, "heads": 2},
                              "learner": {"batch_size": 8, "pretrain_steps": 0, "steps_per_round": 1},
                              "experiments": {"refine_budget": 0}})
-    loop.InProcess(cfg, loop.Paths(path)).step()
+    InProcess(cfg, Paths(path)).step()
     return path
 
 

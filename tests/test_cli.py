@@ -135,3 +135,27 @@ def test_output_piped_into_a_reader_that_stops_is_not_an_error():
     proc.stdout.close()  # as `| head -c 10` does
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0 and "Traceback" not in err, err
+
+
+def test_domain_commands_come_through_the_entry_point_and_a_broken_plugin_is_skipped(monkeypatch):
+    from specialist.cli import registry
+
+    assert {"simulate", "evaluate", "materials", "extract"} <= set(registry.plugin_commands())
+    assert not {"simulate", "evaluate", "materials", "extract"} & set(registry.COMMANDS)  # none generic
+
+    class Entry:
+        def __init__(self, name, load):
+            self.name, self.value, self.load = name, f"{name}:COMMANDS", load
+
+    def broken():
+        raise ImportError("no module named nowhere")
+
+    clash = {"bench": registry.COMMANDS["bench"]}
+    real = registry.entry_points
+    monkeypatch.setattr(registry, "entry_points", lambda group: list(real(group=group)) +
+                        [Entry("broken", broken), Entry("clashing", lambda: clash)])
+    with pytest.warns(UserWarning) as caught:
+        found = registry.plugin_commands()
+        assert main(["materials", "--json"]) == 0  # the command line still works
+    assert "simulate" in found and found.get("bench") is None
+    assert any("broken" in str(w.message) for w in caught) and any("taken" in str(w.message) for w in caught)

@@ -27,7 +27,7 @@ def test_a_file_sets_only_what_it_names(tmp_path):
     path.write_text("[daemon]\ngroup = 4\n[learner]\nlearning_rate = 1\n")
     cfg = config.load(str(path))
     assert cfg.daemon.group == 4 and cfg.learner.learning_rate == 1.0
-    assert cfg.model == config.ModelSection()
+    assert cfg.model == config.ModelConfig()
 
 
 @pytest.mark.parametrize("text, field, allowed", [
@@ -37,6 +37,12 @@ def test_a_file_sets_only_what_it_names(tmp_path):
     ("[daemon]\ngroup = 0\n", "daemon.group", "> 0"),
     ("[model]\nwidth = 100\nheads = 3\n", "model.heads", "divisor"),
     ("daemon = 3\n", "daemon", "table"),
+    ("[feeds.arxiv]\npage_size = 500\n", "feeds.arxiv.page_size", "1 to 100"),
+    ("[feeds.arxiv]\nsort_by = 'random'\n", "feeds.arxiv.sort_by", "lastUpdatedDate"),
+    ("[feeds.arxiv]\nquery = 3\n", "feeds.arxiv.query", "allowed: a str"),
+    ("[feeds.arxiv]\nspeed = 3\n", "feeds.arxiv.speed", "allowed: enabled, query"),
+    ("[feeds]\narxiv_timeout_s = 0\n", "feeds.arxiv.timeout_s", "> 0"),
+    ("[model]\nvocab_size = 9\n", "model.vocab_size", "allowed: width, layers"),
 ])
 def test_bad_fields_name_the_file_the_field_and_what_is_allowed(tmp_path, text, field, allowed):
     path = tmp_path / "bad.toml"
@@ -56,7 +62,38 @@ def test_unreadable_and_malformed_files(tmp_path):
 
 def test_every_field_is_documented_here_and_in_the_readme():
     readme = README.read_text()
-    for section in dataclasses.fields(config.Config):
-        for f in dataclasses.fields(section.default_factory()):
-            assert f.metadata.get("doc"), f"{section.name}.{f.name} has no documentation"
-            assert f"`{section.name}.{f.name}`" in readme, f"README does not document {section.name}.{f.name}"
+
+    def walk(prefix: str, part) -> int:
+        n = 0
+        for f in config._documented(part):
+            value = getattr(part, f.name)
+            if dataclasses.is_dataclass(value):
+                n += walk(f"{prefix}{f.name}.", value)
+            else:
+                assert f.metadata.get("doc"), f"{prefix}{f.name} has no documentation"
+                assert f"`{prefix}{f.name}`" in readme, f"README does not document {prefix}{f.name}"
+                n += 1
+        return n
+
+    assert walk("", config.Config()) > 60
+
+
+def test_the_arxiv_feed_is_a_nested_section_and_earlier_flat_names_still_read(tmp_path):
+    nested, flat = tmp_path / "nested.toml", tmp_path / "flat.toml"
+    nested.write_text('[feeds.arxiv]\nenabled = false\nquery = "cat:physics.optics"\ndelay_s = 5\n')
+    flat.write_text('[feeds]\narxiv = false\narxiv_query = "cat:physics.optics"\narxiv_delay_s = 5\n')
+    for path in (nested, flat):
+        a = config.load(str(path)).feeds.arxiv
+        assert (a.enabled, a.query, a.delay_s, a.max_results) == (False, "cat:physics.optics", 5.0, 200)
+    assert "[feeds.arxiv]" in config.to_toml() and "arxiv_" not in config.to_toml()
+    assert config.load(str(nested)) == config.load(str(flat))
+    assert config.as_params(config.Config())["feeds.arxiv.delay_s"] == "3.0"
+
+
+def test_one_model_config_takes_its_size_from_the_file_and_its_shape_from_the_domain():
+    from specialist.domain import Spec
+    from specialist.model import ModelConfig
+
+    assert ModelConfig is config.ModelConfig
+    cfg = config.load(None, {"model": {"width": 64}}).model.for_domain(Spec("x", 11, 7, 5))
+    assert (cfg.vocab_size, cfg.max_tokens, cfg.cond_dim, cfg.width, cfg.layers) == (11, 7, 5, 64, 4)

@@ -20,11 +20,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from feeds.throughput import RecordedArxiv, read_entries
-from specialist import status
+from specialist.benchmarks.feeds import RecordedArxiv, read_entries
+from specialist.app import status
 from tests.arxiv_server import OPTICS
 from tests.test_lab_feed import drop
-from specialist.tracking import default_uri
+from specialist.app.tracking import default_uri
 
 pytestmark = pytest.mark.daemon
 

@@ -1,4 +1,5 @@
-"""Every installed domain, and a tiny one built from the public API only, keeps the contract."""
+"""Every installed domain, and a tiny one built from the public API only, keeps the contract: the
+required Domain protocol, and each optional capability a domain offers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 
 from specialist import domain
-from specialist.domain import END, Domain
+from specialist.domain import END, Benchmarks, ClaimCheck, Curves, Domain, LabData, Optimizer, Synthetic, goal_hash
+from specialist.errors import InputError
 from tests.toy_domain import ToyDomain
 
 
@@ -102,3 +104,91 @@ def test_from_record_shape(case):
     d, _, _ = case
     found = d.from_record({"id": "x", "title": "", "abstract": ""})
     assert set(found) == {"goals", "claims", "measurements"} and all(isinstance(v, list) for v in found.values())
+
+
+def _offering(case, capability):
+    d = case[0]
+    if not isinstance(d, capability):
+        pytest.skip(f"domain '{d.spec.name}' does not offer {capability.__name__}")
+    return case
+
+
+def _design(d, goal, seed=2):
+    rng = np.random.default_rng(seed)
+    return d.decode(goal, rng.integers(3, d.spec.vocab_size, d.spec.max_tokens - 1).tolist() + [END])
+
+
+def test_every_capability_is_a_small_protocol():
+    for capability in domain.CAPABILITIES:
+        members = [m for m in vars(capability) if not m.startswith("_")] + \
+            list(getattr(capability, "__annotations__", {}))
+        assert 1 <= len(set(members)) <= 5, capability.__name__
+        assert capability.__doc__ and "domain." in capability.__doc__  # shows how the loop calls it
+
+
+def test_photonics_offers_every_capability_and_the_toy_some():
+    assert all(isinstance(domain.load("photonics"), c) for c in domain.CAPABILITIES)
+    assert {c.__name__ for c in domain.CAPABILITIES if isinstance(ToyDomain(), c)} == {"Optimizer", "Curves"}
+
+
+def test_synthetic_pairs_are_seeded_and_each_design_meets_its_goal(case):
+    d, _, _ = _offering(case, Synthetic)
+    pairs = d.synthetic(3, 4)
+    assert len(pairs) == 4 and json.dumps(pairs, sort_keys=True) == json.dumps(d.synthetic(3, 4), sort_keys=True)
+    for goal, design in pairs:
+        (verdict,) = d.verify(goal, [design])
+        assert verdict.get("solved") is True, verdict
+        cond, tokens = d.encode(goal, design)
+        assert cond.shape == (d.spec.cond_dim,) and tokens[-1] == END
+
+
+def test_optimizer_keeps_its_budget_and_reports_what_verify_says(case):
+    d, train, _ = _offering(case, Optimizer)
+    assert d.methods and all(isinstance(m, str) for m in d.methods)
+    goal = train[0]
+    for method in d.methods:
+        found = d.optimize(goal, method, 12, seed=0)
+        assert set(found) >= {"design", "merit", "solved", "evaluations"} and 0 <= found["evaluations"] <= 12
+        if found["design"] is not None:
+            (verdict,) = d.verify(goal, [found["design"]])
+            assert verdict["merit"] == pytest.approx(found["merit"]) and verdict["solved"] == found["solved"]
+
+
+def test_lab_data_names_a_bad_file_and_calibrates_nothing_to_nothing(case, tmp_path):
+    d, _, _ = _offering(case, LabData)
+    csv, sidecar = tmp_path / "s.csv", tmp_path / "s.json"
+    csv.write_text("not,a\nspectrum\n")
+    sidecar.write_text("{}")
+    with pytest.raises(InputError, match="s.csv|s.json"):
+        d.read_result(csv, sidecar, "s.csv", "s.json")
+    assert callable(d.judge) and callable(d.calibrate)
+
+
+def test_curves_are_plain_series(case):
+    d, train, _ = _offering(case, Curves)
+    goal = train[0]
+    series = d.curves(goal, _design(d, goal))
+    assert series and {s["kind"] for s in series} <= {"goal", "design"}
+    for s in series:
+        assert set(s) >= {"panel", "label", "kind", "x", "y", "xlabel"} and len(s["x"]) == len(s["y"])
+        json.dumps(s)  # plain data: it crosses processes and reaches the dashboard
+
+
+def test_claim_figures_simulate_each_stated_target(case):
+    d, train, _ = _offering(case, ClaimCheck)
+    goal = train[0]
+    figures = d.claim_figures(goal, _design(d, goal))
+    assert len(figures) == len(goal["targets"])
+    for f in figures:
+        assert set(f) >= {"stated", "simulated", "statistic", "met"} and np.isfinite(f["simulated"])
+        assert f["met"] in (True, False)
+
+
+def test_benchmarks_validation_goals_are_apart_and_classic_rows_are_summarised(case):
+    d, train, heldout = _offering(case, Benchmarks)
+    validation = d.validation_goals()
+    assert validation and not {goal_hash(g) for g in validation} & {goal_hash(g) for g in train + heldout}
+    for goal in validation[:3]:
+        assert d.encode(goal)[0].shape == (d.spec.cond_dim,)
+    rows = d.classic(None, [5], 0)
+    assert rows and all({"problem", "summary"} <= set(r) for r in rows)

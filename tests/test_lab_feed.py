@@ -79,14 +79,14 @@ def test_good_result_is_stored_with_a_verdict_then_moved(tmp_path):
     drop(tmp_path / "drop", "sample", csv_text(rows))
     store = Store(tmp_path / "store.sqlite")
     worker = FeedWorker(store, [lab(tmp_path / "drop", DOMAIN.judge)])
-    assert worker.poll()["new"] == {"lab": 1}  # stored, then filed away once committed
+    assert worker.poll().new == {"lab": 1}  # stored, then filed away once committed
     (row,) = store.rows("results")
     assert row["sample_id"] == "s-1" and row["name"] == "sample.csv" and len(row["sha256"]) == 64
     assert row["measurement"]["run"] == "r-1" and row["measurement"]["wavelength_nm"] == WL.tolist()
     assert row["verdict"]["rms_all"] < 1e-9 and set(row["verdict"]["rms"]) == {"R", "T"}
     assert files(tmp_path / "drop") == []
     assert files(tmp_path / "drop" / "processed") == ["sample.csv", "sample.json"]
-    assert worker.poll()["new"] == {"lab": 0}
+    assert worker.poll().new == {"lab": 0}
 
 
 GOOD = csv_text()
@@ -181,9 +181,9 @@ def test_a_crash_between_commit_and_move_loses_and_repeats_nothing(tmp_path):
     (folder / "b.csv").write_text(csv_text(ROWS[2:]))  # b rewritten meanwhile: not filed away unread
     os.utime(folder / "b.csv", (time.time() - 60,) * 2)
     worker = FeedWorker(store, [lab(folder)])  # the restarted daemon: files a away, stores the new b
-    assert worker.poll()["new"] == {"lab": 1} and store.count("results") == 3
+    assert worker.poll().new == {"lab": 1} and store.count("results") == 3
     assert files(folder) == [] and files(folder / "processed") == ["a.csv", "a.json", "b.csv", "b.json"]
-    assert worker.poll()["new"] == {"lab": 0}
+    assert worker.poll().new == {"lab": 0}
 
 
 def test_ingest_command_stores_copies_and_reports(tmp_path, capsys):

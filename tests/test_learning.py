@@ -15,7 +15,11 @@ from learner.checkpoint import Checkpoints
 from learner.evaluation import Evaluation
 from learner.replay import Replay
 from learner.worker import LearnerWorker
-from specialist import config, loop
+from specialist import config
+from learner.checkpoint import load_params
+from specialist.app import builders
+from specialist.paths import Paths
+from specialist.core import Best, Checked, Group
 from specialist.domain import goal_hash
 from specialist.model import ModelConfig
 from specialist.store import Store
@@ -40,8 +44,8 @@ def test_advantages_are_standardised_within_the_group_and_rank_by_merit():
 
 
 def test_group_rows_weigh_advantages_by_the_goal_weight_and_skip_flat_groups():
-    groups = [{"hash": "a", "goal": {"g": 1}, "designs": [1, 2], "merits": [0.5, 5.0], "solved": [True, False]},
-              {"hash": "b", "goal": {"g": 2}, "designs": [3, 4], "merits": [5.0, 5.0], "solved": [False, False]}]
+    groups = [Group("a", {"g": 1}, [1, 2], [0.5, 5.0], [True, False]),
+              Group("b", {"g": 2}, [3, 4], [5.0, 5.0], [False, False])]
     rows, weights, goal_w = mgpo.group_rows(groups, lam=2.0, pg_weight=0.5)
     assert [d for _, d in rows] == [1, 2]
     assert goal_w == {"a": pytest.approx(1.0), "b": pytest.approx(0.25)}
@@ -89,7 +93,7 @@ def _small(tmp_path, **learner):
     cfg = config.load(None, {"model": {"width": 32, "layers": 1, "heads": 2},
                              "learner": {"batch_size": 8, "checkpoint_every": 1000, **learner},
                              "evaluation": {"samples": 4, "retrieved": 2, "budgets": "1,4,20"}})
-    return cfg, loop.Paths(tmp_path)
+    return cfg, Paths(tmp_path)
 
 
 def test_learner_pretrains_on_simulator_pairs_then_learns_online_and_refuses_held_out_goals(tmp_path):
@@ -97,28 +101,28 @@ def test_learner_pretrains_on_simulator_pairs_then_learns_online_and_refuses_hel
     domain = PhotonicsDomain()
     train, heldout = families.split(n_train=13, n_heldout=13)
     store = Store(paths.store)
-    model_cfg = loop.model_config(cfg, domain.spec)
+    model_cfg = cfg.model.for_domain(domain.spec)
     worker = LearnerWorker(domain, model_cfg, cfg.learner, 0, store, Checkpoints(paths.checkpoints),
                            frozenset(goal_hash(g) for g in heldout))
     design = {"incident": "air", "substrate": train[0]["substrate"],
               "layers": [{"material": train[0]["materials"][0], "thickness_nm": 100.0}]}
-    group = lambda g: {"hash": goal_hash(g), "goal": g, "designs": [design, design], "merits": [1.0, 3.0],
-                       "solved": [False, False]}
-    result = {"best": [{"goal_hash": goal_hash(g), "goal": g, "design": design, "merit": 1.0} for g in (train[0], heldout[0])],
-              "groups": [group(train[0]), group(heldout[0])]}
-    phases = [worker.learn(result) for _ in range(3)]
-    assert [m["phase"] for m in phases] == ["spectrum", "spectrum", "signal"]
-    assert [m["step"] for m in phases] == [2, 4, 5]
-    assert phases[-1]["contaminated_refused"] == 1 and phases[-1]["replay_goals"] == 1
-    assert all(np.isfinite(m["loss"]) for m in phases)
+    group = lambda g: Group(goal_hash(g), g, [design, design], [1.0, 3.0], [False, False])
+    checked = Checked(round=0, version=0, verified=0, goals=2, groups=[group(train[0]), group(heldout[0])],
+                      best=[Best(goal_hash(g), g, design, 1.0, False) for g in (train[0], heldout[0])],
+                      solve_rate=0.0, sampled_solve_rate=0.0, mean_best_merit=1.0, median_sampled_merit=1.0)
+    phases = [worker.learn(checked) for _ in range(3)]
+    assert [m.phase for m in phases] == ["spectrum", "spectrum", "signal"]
+    assert [m.step for m in phases] == [2, 4, 5]
+    assert phases[-1].contaminated_refused == 1 and phases[-1].replay_goals == 1
+    assert all(np.isfinite(m.loss) for m in phases)
 
 
 def test_evaluation_reports_budgets_and_families_and_the_gate_keeps_a_champion(tmp_path):
     cfg, paths = _small(tmp_path, pretrain_steps=0, steps_per_round=1)
-    run = loop.InProcess(cfg, paths)
+    run = builders.InProcess(cfg, paths)
     run.step()
-    heldout = loop.heldout_goals(run.proposer.domain, cfg)[:3]
-    evaluation = Evaluation(run.proposer.domain, loop.model_config(cfg, run.proposer.domain.spec), cfg.evaluation,
+    heldout = builders.heldout_goals(run.proposer.domain, cfg)[:3]
+    evaluation = Evaluation(run.proposer.domain, cfg.model.for_domain(run.proposer.domain.spec), cfg.evaluation,
                             heldout, run.store, paths.champion)
     report = evaluation.evaluate(run.learner.params())
     assert set(report["budgets"]) == {"1", "4", "20"}
@@ -126,10 +130,10 @@ def test_evaluation_reports_budgets_and_families_and_the_gate_keeps_a_champion(t
     assert report["promoted"] and report["champion"] == report["version"]
     assert evaluation.evaluate(run.learner.params()) == report  # recorded once
     assert run.store.get("evaluations", report["version"])["report"]["solved"] == report["solved"]
-    champion = loop.load_proposer(paths, 4, champion=True)
-    assert champion.version == report["version"]
+    _, _, champion_params, champion_version = load_params(paths.checkpoints, paths.champion)
+    assert champion_version == report["version"]
     leaves = lambda p: np.concatenate([np.ravel(x) for x in __import__("jax").tree.leaves(p)])
-    assert np.array_equal(leaves(champion.params), leaves(run.learner.params()[1]))
+    assert np.array_equal(leaves(champion_params), leaves(run.learner.params()[1]))
     for b in (1, 4, 20):  # each budget is kept
         per = run.proposer.search(heldout, (b,), 4, None, 0)[0][b]
         assert per["evaluations"] <= b

@@ -11,8 +11,10 @@ from learner import LearnerConfig
 from learner.checkpoint import Checkpoints
 from learner.worker import LearnerWorker
 from specialist import config
+from specialist.core import Task
 from specialist.domain import goal_hash
-from specialist.loop import InProcess, Paths
+from specialist.app.builders import InProcess
+from specialist.paths import Paths
 from specialist.model import ModelConfig
 from specialist.proposer import Proposer
 from specialist.store import Store
@@ -26,9 +28,9 @@ class Parts:
         s = domain.spec
         model_cfg = ModelConfig(s.vocab_size, s.max_tokens, s.cond_dim, width=32, layers=2, heads=4)
         store = Store(tmp_path / "store.sqlite")
-        self.goals = [{"hash": goal_hash(g), "goal": g} for g in goals]
-        store.put_many([("goals", {"hash": g["hash"], "name": g["goal"]["name"], "domain": s.name,
-                                   "split": "train", "body": g["goal"], "provenance": {}}) for g in self.goals])
+        self.goals = [Task(goal_hash(g), g) for g in goals]
+        store.put_many([("goals", {"hash": t.goal_hash, "name": t.goal["name"], "domain": s.name,
+                                   "split": "train", "body": t.goal, "provenance": {}}) for t in self.goals])
         cfg = LearnerConfig(learning_rate=3e-3, warmup_steps=5, batch_size=16, steps_per_round=4, pretrain_steps=0)
         self.learner = LearnerWorker(domain, model_cfg, cfg, 0, store, Checkpoints(tmp_path / "ckpt"))
         self.proposer = Proposer(domain, model_cfg, self.learner.learner.state.params, 0, 0, 8, 1.0)
@@ -47,8 +49,8 @@ class Parts:
         self.proposer.temperature = 0.5
         batch = self.proposer.propose(10_000 + self.round, self.goals)
         self.proposer.temperature = 1.0
-        return float(np.mean([[v.get("merit", 1e3) for v in self.experiments.domain.verify(g["goal"], group)]
-                              for g, group in zip(batch["goals"], batch["designs"])]))
+        return float(np.mean([[v.get("merit", 1e3) for v in self.experiments.domain.verify(t.goal, group)]
+                              for t, group in zip(batch.tasks, batch.designs)]))
 
 
 def test_toy_domain_learns_from_its_verified_results(tmp_path):
@@ -58,15 +60,15 @@ def test_toy_domain_learns_from_its_verified_results(tmp_path):
     for _ in range(30):
         _, metrics = parts.step()
     assert parts.sampled_merit() < 0.5 * before
-    assert metrics["loss"] < 2.0 and metrics["step"] == 120
+    assert metrics.loss < 2.0 and metrics.step == 120
 
 
 def test_photonics_round_trip_trains_and_improves_sampled_designs(tmp_path):
     domain = PhotonicsDomain()
     parts = Parts(domain, domain.curriculum(0)[0][:4], tmp_path, refine_budget=60)
     first, metrics = parts.step()
-    assert np.isfinite(metrics["loss"]) and metrics["replay_goals"] >= 1
-    assert {b["goal_hash"] for b in first["best"]} <= {g["hash"] for g in parts.goals}
+    assert np.isfinite(metrics.loss) and metrics.replay_goals >= 1
+    assert {b.goal_hash for b in first.best} <= {t.goal_hash for t in parts.goals}
     before = parts.sampled_merit()
     for _ in range(12):
         parts.step()

@@ -12,7 +12,7 @@ import tomllib
 
 import pytest
 
-from specialist import scaffold
+from specialist.cli import scaffold
 from specialist.errors import InputError
 from tests import test_domain_conformance as conformance
 
@@ -50,16 +50,42 @@ def test_scaffold_files_and_entry_point(root):
     pkg = f"{NAME}_domain"
     assert root.name == f"specialist-{NAME}"
     assert {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} == \
-        {"pyproject.toml", "README.md", f"{pkg}/__init__.py", f"{pkg}/plugin.py"}
+        {"pyproject.toml", "README.md", f"{pkg}/__init__.py", f"{pkg}/plugin.py", f"{pkg}/commands.py"}
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     assert project["name"] == f"specialist-{NAME}"
     assert any(dep.startswith("specialist") for dep in project["dependencies"])
     assert any(dep.startswith("numpy") for dep in project["dependencies"])
     assert project["entry-points"]["specialist.domains"] == {NAME: f"{pkg}.plugin:DemoScaffoldDomain"}
+    assert project["entry-points"]["specialist.commands"] == {NAME: f"{pkg}.commands:COMMANDS"}
     for path in root.rglob("*.py"):
         ast.parse(path.read_text(), str(path))  # no leftover template syntax
     plugin = (root / pkg / "plugin.py").read_text()
     assert "$" not in plugin and "REPLACE" in plugin and len(plugin.splitlines()) <= 120
+
+
+def test_the_example_command_runs_through_the_command_lines_registry(root, tmp_path, capsys):
+    import json
+
+    from specialist.cli import registry
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(root))
+        try:
+            commands = importlib.import_module(f"{NAME}_domain.commands").COMMANDS
+            entry = type("Entry", (), {"name": NAME, "value": "scaffold", "load": lambda self: commands})()
+            real = registry.entry_points
+            mp.setattr(registry, "entry_points", lambda group: list(real(group=group)) + [entry])
+            goal, design = tmp_path / "goal.json", tmp_path / "design.json"
+            goal.write_text(json.dumps({"name": "g", "domain": NAME, "target": [0.5, 0.25]}))
+            design.write_text(json.dumps({"values": [0.5, 0.25]}))
+            assert registry.main([f"{NAME}-verify", str(goal), str(design), "--json"]) == 0
+            assert json.loads(capsys.readouterr().out) == {"merit": 0.0, "solved": True}
+            goal.write_text("{}")
+            assert registry.main([f"{NAME}-verify", str(goal), str(design)]) == 2
+            assert "field 'target'" in capsys.readouterr().err
+        finally:
+            for mod in [m for m in sys.modules if m == f"{NAME}_domain" or m.startswith(f"{NAME}_domain.")]:
+                del sys.modules[mod]
 
 
 def test_the_example_domain_refines_towards_solved(case):
@@ -132,5 +158,8 @@ def test_pip_install_registers_the_domain(tmp_path):
         out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True,
                              timeout=300, cwd=tmp_path).stdout
         assert f"'{name}'" in out.splitlines()[0] and out.splitlines()[1] == name
+        helped = subprocess.run([sys.executable, "-m", "specialist.cli", f"{name}-verify", "--help"],
+                                capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert helped.returncode == 0 and "GOAL.json" in helped.stdout
     finally:
         subprocess.run(pip + ["uninstall", "-y", "-q", f"specialist-{name}"], capture_output=True, timeout=300)

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from domains.photonics.merit import Evaluator
+from domains.photonics.merit import GRADIENT_COST, Evaluator
+from domains.photonics.refine import adam_refine, needle_insert
 
 METHODS = ("random", "de", "cmaes", "gradient")
-GRADIENT_COST = 3
 _CHUNK = 32  # designs per solver call: a fixed batch shape keeps the compilations few
 _DROP = 0.15  # share of a thickness gene's range that means "no layer"
 
@@ -179,7 +179,7 @@ def _random(scorer: Budgeted, rng: np.random.Generator) -> None:
 
 
 def _de(scorer: Budgeted, rng: np.random.Generator) -> None:
-    from scipy.optimize import differential_evolution
+    from scipy.optimize import differential_evolution  # here: a quarter second to import, for DE alone
 
     G = _genes(scorer.ev)
     popsize = max(5, min(15, scorer.budget // (10 * G) or 1))  # population = popsize * G
@@ -199,7 +199,7 @@ def _de(scorer: Budgeted, rng: np.random.Generator) -> None:
 
 
 def _cmaes(scorer: Budgeted, rng: np.random.Generator) -> None:
-    import cma
+    import cma  # here, not at the top: cma imports scipy.stats and matplotlib, about a second
 
     G = _genes(scorer.ev)
     popsize = 4 + int(3 * np.log(G))
@@ -234,7 +234,6 @@ def gradient_search(scorer: Budgeted, mats_BxL: np.ndarray, d_BxL: np.ndarray, r
     """Adam from the given designs, then the best grown by needles and refined again
     (Tikhonravov's needle method, simplified), until the budget is spent; at the layer limit,
     perturbed restarts of the best design. The scorer keeps the best design seen."""
-    from domains.photonics.refine import adam_refine, needle_insert
 
     steps = max(1, min(40, (scorer.left // 3) // (GRADIENT_COST * len(mats_BxL))))
     adam_refine(scorer, mats_BxL, d_BxL, steps)

@@ -23,6 +23,8 @@ from domains.photonics.design import Design
 from domains.photonics.goals import Goal
 from domains.photonics.spectra import layer_bucket
 
+GRADIENT_COST = 3  # budget of one merit with its thickness gradient; a merit alone costs 1 (GUIDE)
+
 _MEDIA = 3  # table rows before the goal's materials: incident, substrate, exit
 _QUANTITY = {"R": (1.0, 0.0, 0.0), "T": (0.0, 1.0, 0.0), "A": (-1.0, -1.0, 1.0)}  # Q = a R + b T + c
 

@@ -19,8 +19,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from domains.photonics import (baselines, calibration as calibration_mod, design as design_mod, extract, families,
-                               goals as goals_mod, merit, results, synthetic)
+from domains.photonics import (baselines, calibration as calibration_mod, classic as classic_mod, design as design_mod,
+                               extract, families, goals as goals_mod, merit, results, synthetic)
 from specialist.domain import END, Spec
 
 K_MAX, N_BINS, L_MAX = 8, 64, 32
@@ -33,9 +33,14 @@ COND_DIM = len(_SLOTS) * 4 * GRID_POINTS + K_MAX * 2 * len(_REF_NM) + len(_REF_N
 
 
 class PhotonicsDomain:
-    """Thin-film coating design, verified by the transfer-matrix solver."""
+    """Thin-film coating design, verified by the transfer-matrix solver.
+
+    Beyond the Domain protocol it offers every optional capability of ``specialist.domain``:
+    Synthetic, Optimizer, LabData, Curves, ClaimCheck and Benchmarks.
+    """
 
     spec = Spec("photonics", vocab_size=_BIN0 + N_BINS, max_tokens=2 * L_MAX + 1, cond_dim=COND_DIM)
+    methods = baselines.METHODS
 
     def __init__(self, cache_size: int = 64):
         self._evaluators: OrderedDict[str, merit.Evaluator] = OrderedDict()
@@ -72,7 +77,7 @@ class PhotonicsDomain:
         ev = self._evaluator(goal)
         scorer = baselines.Budgeted(ev, budget)
         ok = [d for d in (self._design(ev.goal, x) for x in designs) if ev.goal.violation(d) is None]
-        if ok and budget >= baselines.GRADIENT_COST * len(ok):
+        if ok and budget >= merit.GRADIENT_COST * len(ok):
             rng = np.random.default_rng(int(budget) + len(ok))
             baselines.gradient_search(scorer, *ev.encode(ok), rng)
         if not np.isfinite(scorer.best.merit):
@@ -94,10 +99,8 @@ class PhotonicsDomain:
         return {**empty, **extract.extract(paper_id, str(record.get("title") or ""), record["abstract"])}
 
     def curves(self, goal: dict, design: dict) -> list[dict]:
-        """Series to plot a design against its goal: per target, the goal's bound and the design.
-
-        Optional beyond the Domain protocol: the dashboard draws these when a domain offers them.
-        """
+        """Series to plot a design against its goal: per target, the goal's bound and the design
+        (Curves)."""
         ev = self._evaluator(goal)
         out = []
         for t, d in zip(ev.goal.targets, ev.detail(self._design(ev.goal, design))):
@@ -108,9 +111,26 @@ class PhotonicsDomain:
                      "y": d["values"], "xlabel": "wavelength [nm]"}]
         return out
 
+    def claim_figures(self, goal: dict, design: dict) -> list[dict]:
+        """Per target, the simulated statistic a claim states (band average, or the worst point
+        for a bound) next to the stated value, met within the target's tolerance (ClaimCheck)."""
+        ev = self._evaluator(goal)
+        statistic = (goal.get("provenance") or {}).get("statistic", "bound")
+        out = []
+        for target, detail in zip(goal["targets"], ev.detail(self._design(ev.goal, design))):
+            values = [float(v) for v in detail["values"]]
+            relation, stated, slack = target["relation"], float(target["value"]), float(target.get("tolerance", 0.01))
+            value = sum(values) / len(values) if statistic == "average" else max(values) if relation == "<=" \
+                else min(values)
+            met = value <= stated + slack if relation == "<=" else value >= stated - slack if relation == ">=" \
+                else abs(value - stated) <= slack
+            out.append({"quantity": target["quantity"], "relation": relation, "stated": stated,
+                        "statistic": statistic, "simulated": value, "met": met})
+        return out
+
     def optimize(self, goal: dict, method: str, budget: int, seed: int = 0) -> dict:
-        """A per-goal optimizer (``baselines.METHODS``) within ``budget``: the yardstick.
-        Optional beyond the Domain protocol. Returns {"design", "merit", "solved", "evaluations"}."""
+        """A per-goal optimizer (one of ``methods``) within ``budget``: the yardstick (Optimizer).
+        Returns {"design", "merit", "solved", "evaluations"}."""
         ev = self._evaluator(goal)
         r = baselines.run(method, ev, budget, seed)
         found = bool(np.isfinite(r.merit))
@@ -120,25 +140,33 @@ class PhotonicsDomain:
 
     def synthetic(self, seed: int, count: int) -> list[tuple[dict, dict]]:
         """(goal, design) pairs made by the simulator, each design meeting its goal: the data of
-        the pretraining ("spectrum") phase. Optional beyond the Domain protocol."""
+        the pretraining ("spectrum") phase (Synthetic)."""
         return synthetic.pairs(seed, count)
 
     def read_result(self, csv_path: Path, sidecar_path: Path, csv_label: str, sidecar_label: str) -> dict:
         """A measured result pair (spectrum CSV and JSON sidecar) as its ``results`` row, checked
-        (``results.read_result``; raises InputError). Optional beyond the Domain protocol: the
-        lab feed reads result files with it."""
+        (``results.read_result``; raises InputError). The lab feed reads result files with it (LabData)."""
         return results.read_result(csv_path, sidecar_path, csv_label, sidecar_label)
 
     def judge(self, design: dict, measurement: dict, calibration: dict | None = None) -> dict:
         """How far a measured spectrum is from the (calibrated) simulation (``results.verdict``).
-        Optional beyond the Domain protocol: the verdict stored with each result."""
+        The verdict stored with each result (LabData)."""
         return results.verdict(design, measurement, calibration)
 
     def calibrate(self, results_rows: Iterable[dict], steps: int = 40) -> dict:
         """Film index offsets and run thickness scales fitted to stored ``results`` rows
-        (``calibration.fit``). Optional beyond the Domain protocol: ``experiments.measurements``
-        versions and applies them."""
+        (``calibration.fit``); ``experiments.measurements`` versions and applies them (LabData)."""
         return calibration_mod.fit(results.measured(results_rows), steps)
+
+    def validation_goals(self) -> list[dict]:
+        """The held-out goals of split seed 1, which the daemon (seed 0) never sees: for choosing
+        test-time settings without touching the test set (Benchmarks)."""
+        return families.split(n_heldout=39, seed=1)[1]
+
+    def classic(self, search, budgets, seed: int = 0) -> list[dict]:
+        """A broadband antireflection coating and a quarter-wave reflector at each budget
+        (``classic.run``; Benchmarks)."""
+        return classic_mod.run(self, search, budgets, seed)
 
     def _evaluator(self, goal: dict) -> merit.Evaluator:
         return _cached(self._evaluators, goal, self._cache_size,

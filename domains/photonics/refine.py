@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from domains.photonics.baselines import GRADIENT_COST
+from domains.photonics.merit import GRADIENT_COST
 
 _NEEDLE_CANDIDATES = 64
 

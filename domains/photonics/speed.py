@@ -40,6 +40,8 @@ from typing import Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from rich.console import Console
+from rich.table import Table
 
 from domains.photonics import solver
 from domains.photonics.materials import library
@@ -134,8 +136,8 @@ def tmmax(batch: Batch, fixed: bool = False) -> Callable[[], tuple]:
     must be a shape-(1,) bool array ([False] s, [True] p); a scalar silently gives NaN.
     With ``fixed``, tmmax's layer step is replaced by ``_coh_matmul_fixed`` (see there).
     """
-    from tmmax import cascaded_matmul
-    from tmmax.tmm import vectorized_coh_tmm
+    from tmmax import cascaded_matmul  # tmmax and tmm are the [test] extra's oracles, not dependencies
+    from tmmax.tmm import vectorized_coh_tmm  # (see cascaded_matmul)
 
     args = _tmmax_inputs(batch)
     # The unjitted function, so the fixed trace never shares tmmax's own jit cache.
@@ -194,7 +196,7 @@ def tmmax_spectra(out: tuple) -> np.ndarray:
 
 def tmm_loop(batch: Batch, sample: int) -> Callable[[], np.ndarray]:
     """A pure-Python tmm run over the first ``sample`` designs: R as sample x spectra x W."""
-    import tmm
+    import tmm  # the [test] extra's oracle, not a dependency
 
     def design(b: int) -> np.ndarray:
         idx = [batch.inc, *batch.mats_BxL[b], batch.sub]
@@ -251,8 +253,6 @@ def summarize(batch: Batch, timings: dict) -> dict:
 
 def render(report: dict) -> None:
     """Print the report as rich tables."""
-    from rich.console import Console
-
     console = Console()
     if not console.is_terminal:
         console = Console(width=110)
@@ -265,8 +265,6 @@ def render(report: dict) -> None:
 
 
 def _solvers_table(report: dict):
-    from rich.table import Table
-
     size = report["batch"]
     table = Table(title=f"{size['designs']} designs x {size['layers']} layers x "
                   f"{size['wavelengths']} wavelengths x {len(size['spectra'])} spectra "
@@ -285,8 +283,6 @@ def _solvers_table(report: dict):
 
 
 def _targets_table(report: dict):
-    from rich.table import Table
-
     table = Table(title="targets (median times; tmmax: the faster of shipped and fixed)")
     for col in ("measure", "target", "measured", "met"):
         table.add_column(col)

@@ -17,7 +17,7 @@ import dataclasses
 
 import numpy as np
 
-from domains.photonics import design as design_mod, families, spectra
+from domains.photonics import design as design_mod, families, materials, spectra
 
 _GRID = np.linspace(400.0, 1000.0, 64)
 _ANGLES = (0.0, 45.0)
@@ -80,8 +80,6 @@ def _alternating(rng: np.random.Generator, n_mat: int, n: int) -> np.ndarray:
 
 
 def _index(spec, wl: float) -> float:
-    from domains.photonics import materials
-
     return float(materials.parse(spec, "synthetic", "materials").nk(np.array([wl]))[0].real)
 
 

@@ -2,6 +2,8 @@
 
 Goal: {"name", "domain": "toy", "target": [v0, ..., vk]} with values in [0, 1] and k < 4.
 Design: {"values": [...]} of the same length; merit = RMS error / 0.05, solved when <= 1.
+It offers two of the optional capabilities (Optimizer, Curves), so their conformance cases run
+on a domain other than photonics too; without Synthetic, its learner has no spectrum phase.
 """
 
 from __future__ import annotations
@@ -65,6 +67,24 @@ class ToyDomain:
                 spent += 1
             out.append({"values": v.tolist()})
         return out, self.verify(goal, out), spent
+
+    methods = ("random",)
+
+    def optimize(self, goal, method, budget, seed=0):
+        """Random designs within the budget; the best one."""
+        rng = np.random.default_rng(seed)
+        designs = [{"values": rng.uniform(0, 1, len(goal["target"])).tolist()} for _ in range(budget)]
+        scored = [(v["merit"], d, v["solved"]) for d, v in zip(designs, self.verify(goal, designs))]
+        if not scored:
+            return {"design": None, "merit": None, "solved": False, "evaluations": 0}
+        merit, design, solved = min(scored, key=lambda s: s[0])
+        return {"design": design, "merit": merit, "solved": solved, "evaluations": len(designs)}
+
+    def curves(self, goal, design):
+        x = list(range(len(goal["target"])))
+        return [{"panel": "values", "label": "goal", "kind": "goal", "x": x, "y": goal["target"], "xlabel": "index"},
+                {"panel": "values", "label": "design", "kind": "design", "x": x, "y": design["values"],
+                 "xlabel": "index"}]
 
     def from_record(self, record):
         target = record.get("target")

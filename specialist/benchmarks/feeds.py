@@ -1,11 +1,12 @@
 """How fast the arXiv feed ingests: a recorded feed served from loopback, read by the real feed.
 
-    python -m feeds.throughput [FEED.xml] [--copies 100] [--page-size 100] [--json]
+    python -m specialist.benchmarks.feeds [FEED.xml] [--copies 100] [--page-size 100] [--json]
 
 The feed's entries (``--copies`` times, each copy under new ids and slightly older time stamps,
 so there is enough to time) are served page by page by ``RecordedArxiv``; an ``ArxivFeed`` with
-the real arxiv client and the installed photonics domain reads them into a fresh store through
-``FeedWorker``, without the rate-limit delay (against arXiv itself that delay is the whole cost).
+the real arxiv client and the default configuration's domain (photonics) reads them into a
+fresh store through ``FeedWorker``, without the rate-limit delay (against arXiv itself that
+delay is the whole cost).
 """
 
 from __future__ import annotations
@@ -25,13 +26,19 @@ from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
 
+from feeds.arxiv import ArxivFeed
+from feeds.worker import FeedWorker
+from specialist.config import ArxivConfig, Config
+from specialist.domain import load
 from specialist.errors import InputError
+from specialist.paths import Paths
+from specialist.store import Store
 
 ATOM = "http://www.w3.org/2005/Atom"
 _NS = (f'xmlns="{ATOM}" xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
        'xmlns:arxiv="http://arxiv.org/schemas/atom"')
 # A recorded arXiv API response kept with the tests.
-DEFAULT_FEED = Path(__file__).resolve().parents[1] / "tests" / "data" / "arxiv" / "arxiv-optics-feed.xml"
+DEFAULT_FEED = Path(__file__).resolve().parents[2] / "tests" / "data" / "arxiv" / "arxiv-optics-feed.xml"
 
 
 def read_entries(path: str | Path) -> list[Any]:
@@ -137,20 +144,15 @@ def replicate(entries: list[Any], copies: int) -> list[Any]:
 
 def measure(path: Path, copies: int, page_size: int) -> dict:
     """Serve ``path``'s entries and ingest them all; the counts, time and rate."""
-    from feeds.arxiv import ArxivConfig, ArxivFeed  # imported here so --help stays quick
-    from feeds.worker import FeedWorker
-    from specialist.domain import load
-    from specialist.store import Store
-
-    entries, domain = replicate(read_entries(path), copies), load("photonics")
+    entries, domain = replicate(read_entries(path), copies), load(Config().daemon.domain)
     with RecordedArxiv(entries) as server, tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "store.sqlite")
+        store = Store(Paths(tmp).store)
         config = ArxivConfig(endpoint=server.endpoint, delay_s=0.0, page_size=page_size,
                              max_results=len(entries) + 1)
         feed = ArxivFeed(domain, Path(tmp) / "quarantine", config)
         worker = FeedWorker(store, [feed])
         t0 = time.perf_counter()
-        while worker.poll()["new"][feed.name]:  # until a poll finds nothing new
+        while worker.poll().new[feed.name]:  # until a poll finds nothing new
             pass
         seconds = time.perf_counter() - t0
         counts = {t: store.count(t) for t in ("papers", "goals", "claims")}
@@ -160,7 +162,7 @@ def measure(path: Path, copies: int, page_size: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m feeds.throughput", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m specialist.benchmarks.feeds", description=__doc__.split("\n\n")[0])
     p.add_argument("feed", nargs="?", default=str(DEFAULT_FEED), help=f"recorded arXiv feed (default {DEFAULT_FEED})")
     p.add_argument("--copies", type=int, default=100, help="times the feed's entries are served (default 100)")
     p.add_argument("--page-size", type=int, default=100, help="results per request, 1 to 100 (default 100)")

@@ -1,7 +1,7 @@
 """Forgetting benchmark: train on one goal family only, and measure the held-out solve rate on
 the earlier families before and after.
 
-    python -m specialist.forgetting --data-dir DIR --family curve_sigmoid --rounds 60 [--json]
+    python -m specialist.benchmarks.forgetting --data-dir DIR --family curve_sigmoid --rounds 60 [--json]
 
 DIR is a daemon's data directory (typically one run with ``daemon.skip_families`` naming the
 family, so that it is new). It is copied to --work-dir (DIR is left as it is); there the
@@ -27,26 +27,27 @@ from pathlib import Path
 
 import numpy as np
 
-from specialist import config, loop
+from specialist import config
+from specialist.app.builders import ConfiguredEvaluation, InProcess, train_goals
 from specialist.domain import family
+from specialist.paths import Paths
 
 
 def measure(data_dir: Path, work_dir: Path, new_family: str, rounds: int, cfg: config.Config) -> dict:
-    if not (data_dir / "store.sqlite").is_file():
+    source, paths = Paths(data_dir), Paths(work_dir)
+    if not source.store.is_file():
         raise SystemExit(f"{data_dir}: no store.sqlite here; allowed: the data directory of a daemon that has run")
     # The store through SQLite's backup, so that what sits in its write-ahead log comes along.
-    with closing(sqlite3.connect(data_dir / "store.sqlite")) as src, \
-            closing(sqlite3.connect(work_dir / "store.sqlite")) as dst:
+    with closing(sqlite3.connect(source.store)) as src, closing(sqlite3.connect(paths.store)) as dst:
         src.backup(dst)
-    for name in ("checkpoints", "champion", "jax-cache"):
-        if (data_dir / name).is_dir():
-            shutil.copytree(data_dir / name, work_dir / name, dirs_exist_ok=True)
-    paths = loop.Paths(work_dir)
-    run = loop.InProcess(cfg, paths)
-    run.goals = [g for g in loop.train_goals(run.store) if family(g["goal"]) == new_family]
+    for part in ("checkpoints", "champion", "jax_cache"):
+        if getattr(source, part).is_dir():
+            shutil.copytree(getattr(source, part), getattr(paths, part), dirs_exist_ok=True)
+    run = InProcess(cfg, paths)
+    run.goals = [t for t in train_goals(run.store) if family(t.goal) == new_family]
     if not run.goals:
         raise SystemExit(f"no training goals of family {new_family!r} in {data_dir}")
-    evaluation = loop.build_evaluation(cfg, paths)
+    evaluation = ConfiguredEvaluation(cfg, paths)
     top = str(max(evaluation.budgets))
     before = evaluation.evaluate(run.learner.params(), record=False)
     start = time.perf_counter()
@@ -70,7 +71,7 @@ def measure(data_dir: Path, work_dir: Path, new_family: str, rounds: int, cfg: c
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m specialist.forgetting", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m specialist.benchmarks.forgetting", description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", required=True, help="a daemon's data directory (left unchanged)")
     p.add_argument("--family", required=True, help="the new goal family to train on")
     p.add_argument("--rounds", type=int, default=60, help="rounds of training on it (default 60)")

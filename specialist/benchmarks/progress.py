@@ -1,6 +1,6 @@
 """What a daemon's data directory shows about its progress: the figures of a run, printed.
 
-    python -m specialist.progress [--data-dir DIR] [--json]
+    python -m specialist.benchmarks.progress [--data-dir DIR] [--json]
 
 Time from the first start to the first verified hypothesis, the checkpointed parameter
 versions, the MLflow run (status, metrics logged, figures) and the solve rate on training goals
@@ -14,14 +14,15 @@ import json
 import sys
 from pathlib import Path
 
-from specialist.daemon_cli import default_data_dir
+from datetime import datetime
+
+from specialist.app import tracking
+from specialist.paths import Paths, default_data_dir
 from specialist.store import Store
 
 
 def progress(data_dir: Path) -> dict:
-    from specialist import tracking
-
-    store = Store(data_dir / "store.sqlite")
+    store = Store(Paths(data_dir).store)
     started = _first_start(data_dir)
     first = store.query("SELECT MIN(verified_at) FROM verdicts")[0][0]
     versions = [r[0] for r in store.query("SELECT step FROM model_versions ORDER BY step")]
@@ -43,15 +44,13 @@ def progress(data_dir: Path) -> dict:
 
 def _first_start(data_dir: Path) -> float:
     """When the daemon first started: the time of the first line of its log."""
-    from datetime import datetime
-
-    with open(data_dir / "logs" / "daemon.log") as fh:
+    with open(Paths(data_dir).daemon_log) as fh:
         stamp = " ".join(fh.readline().split()[:2])
     return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m specialist.progress", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m specialist.benchmarks.progress", description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default=default_data_dir(), help="the daemon's data directory")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     args = p.parse_args(argv)

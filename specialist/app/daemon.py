@@ -29,34 +29,29 @@ if os.environ.get("RAY_AUTH_MODE", "token") != "token":
 os.environ["RAY_AUTH_MODE"] = "token"  # read when ray is imported, so set before
 
 import ray  # noqa: E402
-from ray.exceptions import GetTimeoutError, RayError
+from ray.exceptions import GetTimeoutError, RayError  # noqa: E402
 
-from specialist import loop, processes, status as status_mod, tracking  # noqa: E402
+from specialist.app import builders, figures, processes, status as status_mod, tracking  # noqa: E402
 from specialist.config import Config  # noqa: E402
+from specialist.core import Checked, Learned, Polled  # noqa: E402
+from specialist.paths import Paths  # noqa: E402
 from specialist.store import Store  # noqa: E402
 
 log = logging.getLogger("specialist")
 
-
-@ray.remote(concurrency_groups={"control": 1})
-class Host:
-    """Holds one plain worker built by a builder of ``specialist.loop``; calls its methods one at
-    a time. ``pid`` answers beside a running call."""
-
-    def __init__(self, builder: str, cfg: Config, paths: loop.Paths):
-        self.worker = getattr(loop, builder)(cfg, paths)
-
-    def call(self, method: str, *args):
-        return getattr(self.worker, method)(*args)
-
-    @ray.method(concurrency_group="control")
-    def pid(self) -> int:
-        return os.getpid()
+# Each worker class of the loop as an actor class: calls run one at a time, except ``pid``, which
+# the driver asks in the "control" group so that it answers beside a running call.
+_CONTROL = {"control": 1}
+FeedsActor = ray.remote(concurrency_groups=_CONTROL)(builders.ConfiguredFeeds)
+LearnerActor = ray.remote(concurrency_groups=_CONTROL)(builders.ConfiguredLearner)
+ExperimentsActor = ray.remote(concurrency_groups=_CONTROL)(builders.ConfiguredExperiments)
+ProposerActor = ray.remote(concurrency_groups=_CONTROL)(builders.ConfiguredProposer)
+EvaluationActor = ray.remote(concurrency_groups=_CONTROL)(builders.ConfiguredEvaluation)
 
 
 def run(cfg: Config, data_dir: str | Path, ray_address: str = "", seconds: float | None = None) -> int:
     """Run the daemon on ``data_dir`` until a signal (or for ``seconds``); returns an exit code."""
-    paths = loop.Paths(Path(data_dir))
+    paths = Paths(Path(data_dir))
     paths.logs.mkdir(parents=True, exist_ok=True)
     lock = processes.lock(paths)
     _log_to(paths)
@@ -83,28 +78,28 @@ def run(cfg: Config, data_dir: str | Path, ray_address: str = "", seconds: float
 class Driver:
     """Schedules rounds on the actors and reports; see the module docstring."""
 
-    def __init__(self, cfg: Config, paths: loop.Paths, store: Store, logger: tracking.MlflowLogger):
+    def __init__(self, cfg: Config, paths: Paths, store: Store, logger: tracking.MlflowLogger):
         self.cfg, self.paths, self.store, self.logger = cfg, paths, store, logger
         self.timeout = cfg.ray.get_timeout_s
         self.stopping, self.started = False, time.time()
         self.actors: dict[str, object] = {}
         # Built side by side; the proposer last, from the checkpoint the learner restores or writes.
-        self.feeds = self._actor("build_feeds", retries=-1)
-        self.learner = self._actor("build_learner", retries=0)
-        self.experiments = [self._actor("build_experiments", retries=-1, name=f"experiments-{i}")
+        self.feeds = self._actor(FeedsActor, "feeds", retries=-1)
+        self.learner = self._actor(LearnerActor, "learner", retries=0)
+        self.experiments = [self._actor(ExperimentsActor, f"experiments-{i}", retries=-1)
                             for i in range(cfg.experiments.workers)]
-        polled, version = self.feeds.call.remote("poll", "curriculum"), self.learner.call.remote("version")
+        polled, version = self.feeds.poll.remote(only="curriculum"), self.learner.version.remote()
         self._get(polled)
         self.version = self._get(version)
-        self.proposer = self._actor("build_proposer", retries=-1)
-        self.evaluator = self._actor("build_evaluation", retries=-1)  # evaluating is idempotent
+        self.proposer = self._actor(ProposerActor, "proposer", retries=-1)
+        self.evaluator = self._actor(EvaluationActor, "evaluation", retries=-1)  # evaluating is idempotent
         self.evaluating = None  # ObjectRef of the evaluation in flight
         self.baseline = None  # ObjectRef of the reference optimizer's held-out figures (cached in the store)
         every = cfg.evaluation.every_steps
         evaluated = store.query("SELECT MAX(version) FROM evaluations")[0][0]
         self.next_eval = 0 if evaluated is None else (evaluated // every + 1) * every
-        self.goals = loop.train_goals(store, cfg.daemon.skip_families)
-        self.round = loop.next_round(store)
+        self.goals = builders.train_goals(store, cfg.daemon.skip_families)
+        self.round = builders.next_round(store)
         self.rounds: deque = deque()  # (round, ObjectRef of the check)
         self.learns: deque = deque()
         self.params = None  # ObjectRef of the learner's newest (version, params), not yet pushed
@@ -114,16 +109,16 @@ class Driver:
         log.info("daemon up: round %d, parameter version %d, %d training goals", self.round, self.version,
                  len(self.goals))
 
-    def _actor(self, builder: str, retries: int, name: str = ""):
+    def _actor(self, actor_class, name: str, retries: int):
         # The XLA thread flags reach every actor through the job's runtime_env (see _start_ray).
         opts = {"max_restarts": self.cfg.ray.max_restarts, "max_task_retries": retries, "num_cpus": 0}
-        actor = Host.options(**opts).remote(builder, self.cfg, self.paths)
-        self.actors[name or builder.removeprefix("build_")] = actor
+        actor = actor_class.options(**opts).remote(self.cfg, self.paths)
+        self.actors[name] = actor
         return actor
 
     def _pids(self) -> dict[str, int | None]:
         """Each actor's process id (None for one that does not answer within 2 s)."""
-        refs = {name: actor.pid.remote() for name, actor in self.actors.items()}
+        refs = {name: actor.pid.options(concurrency_group="control").remote() for name, actor in self.actors.items()}
         ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=2.0)
         out = {}
         for name, ref in refs.items():
@@ -152,10 +147,10 @@ class Driver:
             self._periodic()
 
     def _submit(self) -> None:
-        goals = loop.round_goals(self.goals, self.round, self.cfg)
-        batch = self.proposer.call.remote("propose", self.round, goals)
+        tasks = builders.round_goals(self.goals, self.round, self.cfg)
+        proposals = self.proposer.propose.remote(self.round, tasks)
         worker = self.experiments[self.round % len(self.experiments)]
-        self.rounds.append((self.round, worker.call.remote("check", batch)))
+        self.rounds.append((self.round, worker.check.remote(proposals)))
         self.round += 1
 
     def _collect(self, timeout: float) -> None:
@@ -177,34 +172,35 @@ class Driver:
 
     def _checked(self, round_: int, ref) -> None:
         try:
-            result = self._get(ref)
+            checked: Checked = self._get(ref)
         except (RayError, GetTimeoutError) as err:  # its goals come round again; nothing was half-written
             log.warning("round %d was not checked and is skipped: %s", round_, err)
             return
-        self.report.add(result)
+        self.report.add(checked)
         while len(self.learns) >= 2:  # the learner keeps up with the checks, or checks wait
             self._learned(self.learns.popleft())
-        self.learns.append(self.learner.call.remote("learn", ref))
+        self.learns.append(self.learner.learn.remote(ref))
 
     def _learned(self, ref) -> None:
         try:
-            metrics = self._get(ref)
+            learned: Learned = self._get(ref)
         except (RayError, GetTimeoutError) as err:  # the restarted learner resumes from its checkpoint
             log.warning("a learner update failed and is skipped: %s", err)
             return
-        refused = metrics.get("contaminated_refused", 0)
-        if refused > self.report.learner.get("contaminated_refused", 0):
-            log.warning("the learner refused %d held-out goals offered for training (matching hashes)", refused)
-        self.report.learner = metrics
-        self.version = metrics["step"]
-        if metrics.get("checkpoint") is not None:
-            log.info("checkpoint at step %d", metrics["checkpoint"])
+        before = self.report.learner.contaminated_refused if self.report.learner else 0
+        if learned.contaminated_refused > before:
+            log.warning("the learner refused %d held-out goals offered for training (matching hashes)",
+                        learned.contaminated_refused)
+        self.report.learner = learned
+        self.version = learned.step
+        if learned.checkpoint is not None:
+            log.info("checkpoint at step %d", learned.checkpoint)
         if self.params is None:  # handed to the proposer once ready: a proposer task waiting on
-            self.params = self.learner.call.remote("params")  # the learner would stall sampling
+            self.params = self.learner.params.remote()  # the learner would stall sampling
         if self.evaluating is None and self.version >= self.next_eval:
-            self.evaluating = self.evaluator.call.remote("evaluate", self.learner.call.remote("params"))
+            self.evaluating = self.evaluator.evaluate.remote(self.learner.params.remote())
             if self.baseline is None:  # queued behind the first evaluation, computed once
-                self.baseline = self.evaluator.call.remote("baseline", self.cfg.evaluation.baseline)
+                self.baseline = self.evaluator.baseline.remote(self.cfg.evaluation.baseline)
             self.next_eval = (self.version // self.cfg.evaluation.every_steps + 1) * self.cfg.evaluation.every_steps
 
     def _evaluated(self) -> None:
@@ -230,25 +226,23 @@ class Driver:
         self._learning_curve()
 
     def _learning_curve(self) -> None:
-        from specialist import figures
-
         ready = ray.wait([self.baseline], timeout=0, fetch_local=False)[0] if self.baseline is not None else []
         baseline = self._get(self.baseline) if ready else None
-        history = status_mod.evaluations(self.store)
+        history = self.store.evaluations()
         fig = figures.learning_curve(history, baseline, self.cfg.learner.pretrain_steps)
         self.logger.write({"figures/learning_curve": fig}, step=history[-1]["version"])
         figures.close(fig)
 
     def _push_params(self) -> None:
         if self.params is not None and ray.wait([self.params], timeout=0, fetch_local=False)[0]:
-            self.proposer.call.remote("set_params", self.params)
+            self.proposer.set_params.remote(self.params)
             self.params = None
 
     def _periodic(self) -> None:
         now = time.time()
         if self.polling is None and now - self.clock["feeds"] >= self.cfg.feeds.poll_every_s:
             self.clock["feeds"] = now
-            self.polling = self.feeds.call.remote("poll")
+            self.polling = self.feeds.poll.remote()
         elif self.polling is not None and ray.wait([self.polling], timeout=0)[0]:
             self._polled(self._get(self.polling))
             self.polling = None
@@ -259,16 +253,16 @@ class Driver:
             self.clock["figure"] = now + self.cfg.tracking.figure_every_s
             self._figure()
 
-    def _polled(self, report: dict) -> None:
-        for feed, error in report["errors"].items():
+    def _polled(self, report: Polled) -> None:
+        for feed, error in report.errors.items():
             log.warning("feed %s: %s", feed, error)
-        if any(report["new"].values()):
-            log.info("feeds: %s", ", ".join(f"{n} new records from {feed}" for feed, n in report["new"].items() if n))
-            self.goals = loop.train_goals(self.store, self.cfg.daemon.skip_families)
-        checked = report.get("claims") or {}
+        if any(report.new.values()):
+            log.info("feeds: %s", ", ".join(f"{n} new records from {feed}" for feed, n in report.new.items() if n))
+            self.goals = builders.train_goals(self.store, self.cfg.daemon.skip_families)
+        checked = report.after.get("claims") or {}
         if checked.get("checked"):
             log.info("claims checked: %d (%d inconsistent)", checked["checked"], checked["inconsistent"])
-        cal = report.get("calibration")
+        cal = report.after.get("calibration")
         if cal:
             log.info("calibration v%d on %d measurements: RMS %.4g -> %.4g", cal["version"], cal["measurements"],
                      cal["rms_before"], cal["rms_after"])
@@ -283,14 +277,11 @@ class Driver:
         processes.record_children(self.paths)
 
     def _figure(self) -> None:
-        from specialist import figures
-
         items = []
         for best in self.report.best_designs(self.cfg.tracking.figure_goals):
-            series = self._get(self.experiments[0].call.remote("curves", best["goal"], best["design"]))
+            series = self._get(self.experiments[0].curves.remote(best.goal, best.design))
             if series:
-                items.append((f"{best['goal'].get('name', best['goal_hash'][:12])}: merit {best['merit']:.3g}",
-                              series))
+                items.append((f"{best.goal.get('name', best.goal_hash[:12])}: merit {best.merit:.3g}", series))
         if items:
             fig = figures.designs_against_goals(items)
             self.logger.write({"figures/best_designs": fig}, step=self.round)
@@ -305,7 +296,7 @@ class Driver:
                 self._learned(self.learns.popleft())
             if self.evaluating is not None:  # its report is in the store; log it and any promotion
                 self._evaluated()
-            step = self._get(self.learner.call.remote("checkpoint"))
+            step = self._get(self.learner.checkpoint.remote())
             log.info("shutdown checkpoint at step %d", step)
             self._write_status(running=False)
             if self.report.rounds:
@@ -316,7 +307,7 @@ class Driver:
 
 
 def _start_ray(cfg: Config, address: str) -> None:
-    env = {"env_vars": {"XLA_FLAGS": loop.THREAD_FLAGS}}
+    env = {"env_vars": {"XLA_FLAGS": builders.THREAD_FLAGS}}
     if address:
         ray.init(address=address, runtime_env=env, logging_level=logging.WARNING, log_to_driver=False)
         return
@@ -324,10 +315,11 @@ def _start_ray(cfg: Config, address: str) -> None:
              logging_level=logging.WARNING, log_to_driver=False)
 
 
-def _log_to(paths: loop.Paths) -> None:
-    handler = logging.FileHandler(paths.logs / "daemon.log")
+def _log_to(paths: Paths) -> None:
+    handler = logging.FileHandler(paths.daemon_log)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     console = logging.StreamHandler()
     console.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     log.handlers[:] = [handler, console]
+    log.propagate = False  # its own handlers; a library that set up the root logger would print each line twice
     log.setLevel(logging.INFO)

@@ -24,6 +24,7 @@ from mlflow.entities import Metric, Param, RunStatus  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from specialist.config import Config, as_params  # noqa: E402
+from specialist.paths import Paths  # noqa: E402
 from specialist.store import Store  # noqa: E402
 
 CURSOR = "tracking"
@@ -40,7 +41,7 @@ class Logger(Protocol):
 
 
 def default_uri(data_dir: Path) -> str:
-    return "sqlite:///" + str((Path(data_dir) / "mlflow.db").absolute())
+    return "sqlite:///" + str(Paths(data_dir).mlflow_db)
 
 
 class MlflowLogger:
@@ -97,7 +98,7 @@ def open_run(cfg: Config, data_dir: Path, store: Store) -> MlflowLogger:
     run_id = cursor["position"]["run_id"] if cursor and cursor["position"].get("uri") == uri else None
     if run_id is not None and not _exists(uri, run_id):
         run_id = None  # the tracking database was removed or replaced: start a new run
-    logger = MlflowLogger(uri, cfg.tracking.experiment, Path(data_dir) / "mlflow-artifacts", run_id,
+    logger = MlflowLogger(uri, cfg.tracking.experiment, Paths(data_dir).mlflow_artifacts, run_id,
                           as_params(cfg))
     store.put("cursors", {"stream": CURSOR, "position": {"uri": uri, "run_id": logger.run_id}})
     return logger

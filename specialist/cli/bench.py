@@ -1,9 +1,10 @@
 """`specialist bench`: the specialist and per-goal optimizers on goals at several budgets.
 
 Goal files named on the command line are used as they are (and never trained on, nor offered by
-retrieval); without them the built-in held-out set (a fixed, seeded split of the photonics goal
-families) is used. The specialist is the data directory's champion (else its newest
-checkpoint), with retrieval over the daemon's training goals. Output (--json):
+retrieval); without them the configured domain's held-out set (``curriculum(daemon.seed)``) is
+used, or with --validation its Benchmarks' validation goals. The methods are the specialist and
+the domain's Optimizer methods. The specialist is the data directory's champion (else its
+newest checkpoint), with retrieval over the daemon's training goals. Output (--json):
 {"results": [{"goal", "method", "budget", "merit", "solved", "evaluations"}, ...],
  "summary": [{"method", "budget", "solve_rate", "median_merit"}, ...],
  "contamination": {...}, "classic": [...] (with --classic)}
@@ -20,27 +21,35 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from specialist.cli import emit, read_json
-from specialist.config import EvaluationSection, int_list
-from specialist.daemon_cli import _data_dir_arg
+from specialist import domain as domains
+from specialist.cli.io import config_arg, data_dir_arg, emit, json_flag, load_config, paths, read_json
+from specialist.config import Config, EvaluationSection, int_list
 from specialist.domain import goal_hash
 from specialist.errors import InputError
+from specialist.store import Store
 
 DEFAULT_BUDGETS = "10,100,1000"
 SPECIALIST = "specialist"
 
 
-def _methods() -> tuple[str, ...]:
-    from domains.photonics.baselines import METHODS
+def _methods(domain) -> tuple[str, ...]:
+    return (SPECIALIST,) + (tuple(domain.methods) if isinstance(domain, domains.Optimizer) else ())
 
-    return (SPECIALIST,) + METHODS
+
+def _default_domain():
+    """The domain the bench's --help describes: the default configuration's (the one --config names
+    is read when the bench runs)."""
+    try:
+        return domains.load(Config().daemon.domain)
+    except KeyError:
+        return None
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
+    methods = _methods(_default_domain())
     p.add_argument("goals", nargs="*", metavar="GOAL.json", help="goal files (default: the built-in held-out set)")
     p.add_argument("--budgets", default=DEFAULT_BUDGETS, help=f"evaluation budgets, comma-separated (default {DEFAULT_BUDGETS})")
-    p.add_argument("--methods", default=",".join(_methods()), help=f"comma-separated from {', '.join(_methods())} "
-                   "(default all)")
+    p.add_argument("--methods", default=None, help=f"comma-separated from {', '.join(methods)} (default all)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N goals")
     p.add_argument("--seed", type=int, default=0, help="seed of the optimizers and the specialist's sampling (default 0)")
     p.add_argument("--classic", action="store_true", help="also solve the classic problems (a broadband "
@@ -52,9 +61,11 @@ def add_args(p: argparse.ArgumentParser) -> None:
     for flag, default, what in (("--samples", ev.samples, "designs sampled per goal"),
                                 ("--retrieved", ev.retrieved, "designs of the nearest known goals per goal"),
                                 ("--refine-top", ev.refine_top, "best candidates refined with the rest of the budget")):
-        p.add_argument(flag, type=int, default=default, help=f"specialist: {what} (default {default})")
-    _data_dir_arg(p)
-    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        p.add_argument(flag, type=int, default=None, help=f"specialist: {what} (default {default}, or the "
+                       f"configuration's evaluation.{flag[2:].replace('-', '_')})")
+    config_arg(p)
+    data_dir_arg(p)
+    json_flag(p)
 
 
 def _parse_list(text: str, option: str, allowed) -> list[str]:
@@ -64,33 +75,49 @@ def _parse_list(text: str, option: str, allowed) -> list[str]:
     return values
 
 
-def load_goals(paths: list[str], limit: int | None, validation: bool = False) -> list[tuple[str, dict]]:
-    """(name, goal JSON) pairs from files (validated), or the built-in held-out (or validation) split."""
-    from domains.photonics import families, goals
-
-    if paths:
-        pairs = [(p, read_json(p)) for p in paths]
-        for p, g in pairs:
-            goals.parse(g, p)
+def load_goals(domain, files: list[str], limit: int | None, validation: bool = False,
+               seed: int = 0) -> list[tuple[str, dict]]:
+    """(name, goal JSON) pairs from files (validated by the domain), or the domain's held-out goals
+    of ``seed`` (or its validation goals)."""
+    if files:
+        pairs = [(f, read_json(f)) for f in files]
+        for f, g in pairs:
+            try:
+                domain.encode(g)
+            except InputError as err:
+                raise err.within(f) from None
+    elif validation:
+        if not isinstance(domain, domains.Benchmarks):
+            raise InputError("--validation", "", f"is not offered by domain '{domain.spec.name}'; "
+                             "allowed: goal files, or the held-out set (no option)")
+        pairs = [(g["name"], g) for g in domain.validation_goals()]
     else:
-        _, heldout = families.split(n_heldout=39, seed=1) if validation else families.split()
-        pairs = [(g["name"], g) for g in heldout]
+        pairs = [(g["name"], g) for g in domain.curriculum(seed)[1]]
     return pairs[:limit] if limit else pairs
 
 
-def run(args: argparse.Namespace) -> int:
-    from domains.photonics.plugin import PhotonicsDomain
+def _settings(args: argparse.Namespace, cfg: Config) -> argparse.Namespace:
+    """The test-time settings: the options given, else the configuration's [evaluation]."""
+    for key in ("samples", "retrieved", "refine_top"):
+        if getattr(args, key) is None:
+            setattr(args, key, getattr(cfg.evaluation, key))
+    return args
 
-    methods = _parse_list(args.methods, "--methods", _methods())
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args)
+    domain = domains.load(cfg.daemon.domain)
+    allowed = _methods(domain)
+    methods = _parse_list(args.methods or ",".join(allowed), "--methods", allowed)
     budgets = int_list(args.budgets, "--budgets")
-    pairs = load_goals(args.goals, args.limit, args.validation)
-    domain, results = PhotonicsDomain(), []
+    pairs = load_goals(domain, args.goals, args.limit, args.validation, cfg.daemon.seed)
+    args, results = _settings(args, cfg), []
     doc: dict = {}
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("bench", total=len(pairs) * len(methods))
         for method in methods:
             if method == SPECIALIST:
-                found, doc["contamination"] = _specialist(args, pairs, budgets, progress, task)
+                found, doc["contamination"] = _specialist(args, cfg, pairs, budgets, progress, task)
                 results += found
                 continue
             for name, goal in pairs:
@@ -98,11 +125,9 @@ def run(args: argparse.Namespace) -> int:
                     r = domain.optimize(goal, method, budget, args.seed)
                     results.append(_row(name, method, budget, r))
                 progress.advance(task)
-        if args.classic:
-            from domains.photonics import classic
-
-            doc["classic"] = classic.run(domain, _searcher(args) if SPECIALIST in methods else None,
-                                         budgets, args.seed)
+        if args.classic and isinstance(domain, domains.Benchmarks):
+            doc["classic"] = domain.classic(_searcher(args, cfg) if SPECIALIST in methods else None, budgets,
+                                            args.seed)
     doc = {"results": results, "summary": summarize(results), **doc}
     emit(args, doc, _render)
     return 0
@@ -114,11 +139,11 @@ def _row(name: str, method: str, budget: int, r: dict) -> dict:
             "solved": bool(r["solved"]), "evaluations": r["evaluations"]}
 
 
-def _searcher(args, exclude: frozenset = frozenset()):
+def _searcher(args, cfg: Config, exclude: frozenset = frozenset()):
     """search(goals, budgets) with the data directory's serving specialist."""
-    from specialist import loop
+    from specialist.app.serving import serving  # JAX, imported when a bench runs the specialist
 
-    proposer, retrieval = loop.serving(loop.Paths(Path(args.data_dir)), exclude=exclude)
+    proposer, retrieval = serving(paths(args), cfg, exclude)
     if proposer is None:
         raise InputError("--data-dir", "", f"{Path(args.data_dir).absolute()} holds no checkpoint; allowed: the "
                          "data directory of a daemon that has run (`specialist run`), or --methods without specialist")
@@ -126,15 +151,11 @@ def _searcher(args, exclude: frozenset = frozenset()):
                                                   args.refine_top, args.seed)
 
 
-def _specialist(args, pairs, budgets, progress, task) -> tuple[list[dict], dict]:
+def _specialist(args, cfg: Config, pairs, budgets, progress, task) -> tuple[list[dict], dict]:
     """The specialist's rows, and the contamination check of the goals against its training."""
-    from specialist import loop
-    from specialist.store import Store
-
     hashes = [goal_hash(g) for _, g in pairs]
-    search = _searcher(args, exclude=frozenset(hashes))
-    paths = loop.Paths(Path(args.data_dir))
-    store = Store(paths.store)
+    search = _searcher(args, cfg, exclude=frozenset(hashes))
+    store = Store(paths(args).store)
     trained = {r["hash"] for r in store.rows("goals", "split = 'train'")}
     found = [name for (name, _), h in zip(pairs, hashes) if h in trained]
     check = {"goals": len(pairs), "training_goals": len(trained), "goals_found_in_training": found,

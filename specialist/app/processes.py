@@ -15,14 +15,14 @@ import os
 import psutil
 
 from specialist.errors import InputError
-from specialist.loop import Paths
+from specialist.paths import Paths
 
 log = logging.getLogger("specialist")
 
 
 def lock(paths: Paths):
     """An exclusive lock on the data directory, released by the OS however the process ends."""
-    fh = open(paths.data_dir / "daemon.lock", "a+")
+    fh = open(paths.lock, "a+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -44,12 +44,12 @@ def record_children(paths: Paths) -> None:
             procs.append([p.pid, p.create_time()])
         except psutil.Error:
             pass
-    (paths.data_dir / "ray-processes.json").write_text(json.dumps(procs))
+    paths.ray_processes.write_text(json.dumps(procs))
 
 
 def reap_previous(paths: Paths) -> None:
     """End what a killed predecessor's Ray left running (same pid and start time only)."""
-    path = paths.data_dir / "ray-processes.json"
+    path = paths.ray_processes
     if not path.exists():
         return
     reaped = 0

@@ -7,13 +7,14 @@ and, with a heartbeat, to the store's cursor "daemon"; ``read`` needs only the d
 from __future__ import annotations
 
 import fcntl
-import json
 import time
 from collections import deque
 from pathlib import Path
 
 import numpy as np
 
+from specialist.core import Best, Checked, Learned
+from specialist.paths import Paths
 from specialist.store import Store
 
 CURSOR = "daemon"
@@ -24,24 +25,20 @@ _OPEN_GOALS = """
 """
 
 
-def evaluations(store: Store) -> list[dict]:
-    """Every held-out evaluation's report, oldest version first."""
-    return [json.loads(r["report"]) for r in store.query("SELECT report FROM evaluations ORDER BY version")]
-
-
 class Report:
     """Rolling figures over the last ``window`` checked rounds, plus counts from the store."""
 
     def __init__(self, store: Store, window: int = 25):
         self.store, self.window = store, deque(maxlen=window)
-        self.rounds, self.learner, self.best = 0, {}, {}
+        self.rounds, self.best = 0, {}
+        self.learner: Learned | None = None  # the learner's last report
 
-    def add(self, result: dict) -> None:
-        self.window.append((time.time(), result))
+    def add(self, checked: Checked) -> None:
+        self.window.append((time.time(), checked))
         self.rounds += 1
-        for b in result["best"]:
-            if b["goal_hash"] not in self.best or b["merit"] < self.best[b["goal_hash"]]["merit"]:
-                self.best[b["goal_hash"]] = b
+        for b in checked.best:
+            if b.goal_hash not in self.best or b.merit < self.best[b.goal_hash].merit:
+                self.best[b.goal_hash] = b
 
     def metrics(self) -> dict[str, float]:
         out = {"papers_ingested": self.store.count("papers"), "results_ingested": self.store.count("results"),
@@ -50,19 +47,19 @@ class Report:
                "hypotheses_verified": self.store.count("verdicts"), "rounds_checked": self.rounds,
                **feed_metrics(self.store)}
         if self.learner:
-            out.update(learner_loss=self.learner["loss"], replay_goals=self.learner["replay_goals"],
-                       pretraining=float(self.learner.get("phase") == "spectrum"),
-                       contaminated_goals_refused=self.learner.get("contaminated_refused", 0))
+            out.update(learner_loss=self.learner.loss, replay_goals=self.learner.replay_goals,
+                       pretraining=float(self.learner.phase == "spectrum"),
+                       contaminated_goals_refused=self.learner.contaminated_refused)
         if self.window:
             results = [r for _, r in self.window]
             for key in ("solve_rate", "sampled_solve_rate", "mean_best_merit", "median_sampled_merit"):
-                out[key] = float(np.mean([r[key] for r in results]))
+                out[key] = float(np.mean([getattr(r, key) for r in results]))
             span = self.window[-1][0] - self.window[0][0]
             if span > 0:
-                out["hypotheses_verified_per_s"] = sum(r["verified"] for r in results[1:]) / span
+                out["hypotheses_verified_per_s"] = sum(r.verified for r in results[1:]) / span
         return out
 
-    def best_designs(self, n: int) -> list[dict]:
+    def best_designs(self, n: int) -> list[Best]:
         """The best design so far of the first ``n`` goals (by hash): the same goals each refresh."""
         return [self.best[h] for h in sorted(self.best)[:n]]
 
@@ -83,14 +80,14 @@ def feed_metrics(store: Store) -> dict[str, float]:
 
 def read(data_dir: str | Path) -> dict:
     """The status document of the daemon whose data directory is ``data_dir``."""
-    data_dir = Path(data_dir).absolute()
-    store = Store(data_dir / "store.sqlite")
+    paths = Paths(data_dir)
+    store = Store(paths.store)
     try:
         cursor = store.get("cursors", CURSOR)
         beat = cursor["position"] if cursor else {}
         last = store.query("SELECT MAX(step) FROM model_versions")[0][0]
         metrics = beat.get("metrics", {})
-        return {"running": _locked(data_dir), "data_dir": str(data_dir),
+        return {"running": _locked(paths.lock), "data_dir": str(paths.data_dir),
                 "papers": store.count("papers"), "results": store.count("results"),
                 "goals": store.count("goals"), "goals_open": int(store.query(_OPEN_GOALS)[0][0]),
                 "hypotheses_verified": store.count("verdicts"),
@@ -103,9 +100,8 @@ def read(data_dir: str | Path) -> dict:
         store.close()
 
 
-def _locked(data_dir: Path) -> bool:
-    """True while a daemon holds the data directory's lock."""
-    path = data_dir / "daemon.lock"
+def _locked(path: Path) -> bool:
+    """True while a daemon holds the data directory's lock (``path``)."""
     if not path.exists():
         return False
     with open(path) as fh:

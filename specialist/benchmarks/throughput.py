@@ -1,6 +1,6 @@
 """Throughput of the daemon against the same propose + verify in one process, and peak memory.
 
-    python -m specialist.throughput [--seconds 180] [--warmup 60] [--config FILE] [--json]
+    python -m specialist.benchmarks.throughput [--seconds 180] [--warmup 60] [--config FILE] [--json]
 
 Both runs start from a fresh data directory with the same configuration and the same warm
 compilation cache (the in-process run goes first and fills it). Each counts verified hypotheses
@@ -24,11 +24,14 @@ from pathlib import Path
 
 import psutil
 
+from specialist import config
+from specialist.app.builders import InProcess
+from specialist.paths import Paths
 from specialist.store import Store
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m specialist.throughput", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m specialist.benchmarks.throughput", description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=180.0, help="measured seconds per run (default 180)")
     p.add_argument("--warmup", type=float, default=60.0, help="seconds after the first verdict left out (default 60)")
     p.add_argument("--config", help="a TOML configuration for both runs (default: the daemon's defaults)")
@@ -38,15 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.in_process:
         return _in_process(args)
     root = Path(tempfile.mkdtemp(prefix="specialist-throughput-"))
-    config = ["--config", args.config] if args.config else []
+    options = ["--config", args.config] if args.config else []
     total = args.warmup + args.seconds + 30.0  # start-up is not measured
-    here = [sys.executable, "-m", "specialist.throughput", "--in-process", str(root / "one"),
-            "--seconds", str(total)] + config
+    here = [sys.executable, "-m", "specialist.benchmarks.throughput", "--in-process", str(root / "one"),
+            "--seconds", str(total)] + options
     one = _measure(here, root / "one", args.warmup)
     (root / "daemon").mkdir()
-    shutil.copytree(root / "one" / "jax-cache", root / "daemon" / "jax-cache")
+    shutil.copytree(Paths(root / "one").jax_cache, Paths(root / "daemon").jax_cache)
     daemon = [sys.executable, "-m", "specialist.cli", "run", "--data-dir", str(root / "daemon"),
-              "--seconds", str(total)] + config
+              "--seconds", str(total)] + options
     two = _measure(daemon, root / "daemon", args.warmup)
     doc = {"in_process": one, "daemon": two, "ratio": two["verified_per_s"] / one["verified_per_s"],
            "cpus": psutil.cpu_count(), "data": str(root)}
@@ -62,9 +65,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _in_process(args) -> int:
-    from specialist import config
-    from specialist.loop import InProcess, Paths
-
     InProcess(config.load(args.config), Paths(Path(args.in_process))).run(args.seconds, learn=False)
     return 0
 
@@ -77,7 +77,7 @@ def _measure(command: list[str], data_dir: Path, warmup: float) -> dict:
     thread.start()
     proc.wait()
     thread.join(timeout=5)
-    store = Store(data_dir / "store.sqlite")
+    store = Store(Paths(data_dir).store)
     times = [r[0] for r in store.query("SELECT verified_at FROM verdicts ORDER BY verified_at")]
     store.close()
     start = times[0] + warmup if times else 0.0

@@ -1,4 +1,9 @@
-"""Handlers of the photonics commands: simulate, evaluate, materials, bench, extract."""
+"""The photonics commands of `specialist`: simulate, evaluate, materials, extract.
+
+They reach the command line through the entry-point group ``specialist.commands`` (see
+pyproject.toml), as any domain package's commands would; like the command line itself they sit
+above the domain's own modules.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,27 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from specialist import bench, daemon_cli, scaffold
-from specialist.cli import emit, read_bytes, read_json, wavelengths
+from domains.photonics import design, goals, materials as lib, merit, spectra
+from domains.photonics.plugin import PhotonicsDomain
+from feeds.arxiv import parse_page
+from specialist.cli.io import Command, emit, json_flag as _json_flag, read_bytes, read_json
 from specialist.errors import InputError
 
 _console = Console()
 
 
-def _json_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+def wavelengths(spec: str, option: str = "--wavelengths") -> np.ndarray:
+    """Evenly spaced wavelengths [nm] from 'start:stop:count' (or one number)."""
+    try:
+        parts = [float(p) for p in spec.split(":")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1 and parts[0] > 0:
+        return np.array(parts)
+    if len(parts) != 3 or not (0 < parts[0] <= parts[1]) or parts[2] != int(parts[2]) or not 1 <= parts[2] <= 100000:
+        raise InputError(option, "", f"is '{spec}'; allowed: start:stop:count in nm with "
+                         "0 < start <= stop and a whole count from 1 to 100000, e.g. 400:700:301")
+    return np.linspace(parts[0], parts[1], int(parts[2]))
 
 
 # --- simulate --------------------------------------------------------------------------------
@@ -30,8 +47,6 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
 
 
 def simulate(args: argparse.Namespace) -> int:
-    from domains.photonics import design, spectra
-
     obj = read_json(args.design)
     many = isinstance(obj, list)
     items = obj if many else [obj]
@@ -71,8 +86,6 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    from domains.photonics import design, goals, merit
-
     goal = goals.parse(read_json(args.goal), args.goal)
     d = design.parse(read_json(args.design), args.design, goal.inline_materials)
     why = goal.violation(d)
@@ -110,8 +123,6 @@ def _materials_args(p: argparse.ArgumentParser) -> None:
 
 
 def materials(args: argparse.Namespace) -> int:
-    from domains.photonics import materials as lib
-
     if args.name is None:
         docs = [{"name": m.name, "reference": m.reference, "valid_nm": list(m.valid_nm)}
                 for m in lib.library().values()]
@@ -152,11 +163,8 @@ def _extract_args(p: argparse.ArgumentParser) -> None:
 
 
 def extract(args: argparse.Namespace) -> int:
-    from feeds.arxiv import parse_page
-    from specialist import domain as domains
-
     data = read_bytes(args.feed)
-    domain = domains.load("photonics")
+    domain = PhotonicsDomain()
     docs = []
     for paper in parse_page(data, args.feed)[1]:
         found = domain.from_record({"kind": "paper", **paper})
@@ -184,93 +192,13 @@ def _band(wl: list[float]) -> str:
     return f"{wl[0]:g} nm" if wl[0] == wl[1] else f"{wl[0]:g}-{wl[1]:g} nm"
 
 
-# --- ingest ----------------------------------------------------------------------------------
-
-def _ingest_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("files", nargs="+", metavar="FILE", help="a measured spectrum NAME.csv (columns "
-                   "wavelength_nm and R and/or T, as fractions) or its sidecar NAME.json (design, sample_id, "
-                   "angle_deg, polarization, run), each naming the pair; or papers as an arXiv API (Atom) "
-                   "response NAME.xml, whose goals and claims are stored for the daemon")
-    daemon_cli._data_dir_arg(p)
-    _json_flag(p)
-
-
-def ingest(args: argparse.Namespace) -> int:
-    import sys
-    from pathlib import Path
-
-    from experiments.measurements import Judge
-    from feeds.lab import LabFeed
-    from specialist import domain as domains
-    from specialist.loop import Paths
-    from specialist.store import Store
-
-    paths = Paths(Path(args.data_dir))
-    domain = domains.load("photonics")
-    store = Store(paths.store)
-    papers = [f for f in args.files if f.lower().endswith(".xml")]
-    try:
-        feed = LabFeed(paths.drop, domain.read_result, Judge(store, domain))
-        report = feed.ingest_files([f for f in args.files if f not in papers], store)
-        found = [_ingest_papers(path, domain, store) for path in papers]
-        report["files"] += found
-        report["rejected"] += sum(e["status"] == "rejected" for e in found)
-    finally:
-        store.close()
-    emit(args, report, _render_ingest)
-    for entry in report["files"]:
-        if entry["status"] == "rejected":
-            print(f"error: {entry['error']}", file=sys.stderr)
-    return 2 if report["rejected"] else 0
-
-
-def _ingest_papers(path: str, domain, store) -> dict:
-    """Papers of an arXiv API response file, stored with their goals and claims as the feed would."""
-    from feeds.arxiv import paper_rows, parse_page
-
-    try:
-        records = parse_page(read_bytes(path), path)[1]
-    except InputError as err:
-        return {"file": path, "status": "rejected", "error": str(err)}
-    rows = [row for paper in records for row in paper_rows(domain, paper)]
-    new = store.put_many(rows)
-    count = lambda table: sum(t == table for t, _ in rows)
-    return {"file": path, "status": "stored" if new else "duplicate", "papers": count("papers"),
-            "goals": count("goals"), "claims": count("claims"), "new_records": new}
-
-
-def _render_ingest(doc: dict) -> None:
-    table = Table(title="result files")
-    for col in ("file", "status", "sample", "RMS measured - simulated"):
-        table.add_column(col)
-    for e in doc["files"]:
-        rms = e.get("verdict", {}).get("rms", {})
-        sample = e.get("sample_id") or (f"{e['papers']} papers, {e['goals']} goals, {e['claims']} claims"
-                                        if "papers" in e else "-")
-        table.add_row(e["file"], e["status"], sample, ", ".join(f"{q} {v:.4f}" for q, v in rms.items()) or "-")
-    _console.print(table)
-    _console.print(f"{doc['stored']} stored, {doc['duplicates']} already stored, {doc['rejected']} rejected")
-
-
 COMMANDS = {
-    "simulate": ("R, T and A of a design (or a list of designs, computed as one batch)",
-                 _simulate_args, simulate),
-    "evaluate": ("merit of a design against a goal, solved or not, per-target detail",
-                 _evaluate_args, evaluate),
-    "materials": ("the material library, or n and k of one material with its source",
-                  _materials_args, materials),
-    "bench": ("per-goal optimizers on goals at several evaluation budgets: solve rate, median merit",
-              lambda p: bench.add_args(p), lambda a: bench.run(a)),
-    "run": ("the daemon: propose, verify, learn until SIGINT/SIGTERM (checkpoint on the way out)",
-            daemon_cli.run_args, daemon_cli.run),
-    "status": ("what the daemon of a data directory is doing, from its store",
-               daemon_cli.status_args, daemon_cli.status),
-    "propose": ("the best design for a goal within a budget: the latest checkpoint, verified and refined",
-                daemon_cli.propose_args, daemon_cli.propose),
-    "ingest": ("hand measured result files in: check, store with a verdict, copy to the drop folder's processed/",
-               _ingest_args, ingest),
-    "extract": ("preview the goals and claims the papers of an arXiv feed (Atom XML) would yield",
-                _extract_args, extract),
-    "new-domain": ("create a new domain package to start from (passes the conformance test)",
-                   scaffold.add_args, scaffold.run),
+    "simulate": Command("R, T and A of a design (or a list of designs, computed as one batch)",
+                        _simulate_args, simulate),
+    "evaluate": Command("merit of a design against a goal, solved or not, per-target detail",
+                        _evaluate_args, evaluate),
+    "materials": Command("the material library, or n and k of one material with its source",
+                         _materials_args, materials),
+    "extract": Command("preview the goals and claims the papers of an arXiv feed (Atom XML) would yield",
+                       _extract_args, extract),
 }

@@ -3,13 +3,16 @@
 ``create(name, parent)`` writes ``parent/specialist-NAME/``, a pip-installable package::
 
     specialist-NAME/
-        pyproject.toml          # registers NAME in the entry-point group specialist.domains
+        pyproject.toml          # registers NAME in the entry-point groups specialist.domains and
+                                # specialist.commands
         README.md
         NAME_domain/__init__.py
         NAME_domain/plugin.py   # NameDomain: an example domain that passes the conformance tests
+        NAME_domain/commands.py # `specialist NAME-verify GOAL.json DESIGN.json`: a command of its own
 
 The example in ``plugin.py`` (match a short target vector) uses only the public names of
-``specialist.domain`` and is commented where the author replaces it with their own field.
+``specialist.domain`` and is commented where the author replaces it with their own field; the
+example command uses ``specialist.cli.io``, as the photonics commands do.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ dependencies = ["specialist", "numpy>=2.0"]
 
 [project.entry-points."specialist.domains"]
 $name = "$package.plugin:$cls"
+
+[project.entry-points."specialist.commands"]
+$name = "$package.commands:COMMANDS"
 
 [tool.setuptools]
 packages = ["$package"]
@@ -176,6 +182,42 @@ class $cls:
         return {"goals": [], "claims": [], "measurements": []}
 ''')
 
+COMMANDS = Template('''\
+"""Commands the $name domain adds to `specialist` (entry-point group specialist.commands).
+
+EXAMPLE, to replace or extend: `specialist $name-verify GOAL.json DESIGN.json [--json]` prints the
+domain's verdict on a design. Each command is a Command(help, add_args, run); run returns the
+exit status, and an InputError becomes one sentence on stderr with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from specialist.cli.io import Command, emit, json_flag, read_json
+from specialist.errors import InputError
+
+from $package.plugin import $cls
+
+
+def _verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("goal", metavar="GOAL.json")
+    p.add_argument("design", metavar="DESIGN.json")
+    json_flag(p)
+
+
+def verify(args: argparse.Namespace) -> int:
+    goal, design = read_json(args.goal), read_json(args.design)
+    if not isinstance(goal, dict) or not isinstance(goal.get("target"), list):
+        raise InputError(args.goal, "target", "is missing; allowed: a list of numbers in [0, 1]")
+    verdict = $cls().verify(goal, [design])[0]
+    emit(args, verdict, print)
+    return 0 if "merit" in verdict else 1
+
+
+COMMANDS = {"$name-verify": Command("the $name domain's verdict on a design for a goal", _verify_args, verify)}
+''')
+
 README = Template('''\
 # specialist-$name
 
@@ -189,7 +231,9 @@ From the folder holding this one, in the environment where `specialist` is insta
     pip install -e specialist-$name
     python -c "from specialist.domain import available; print(sorted(available()))"
 
-The list now includes `$name`. In the specialist checkout, run the conformance tests on it:
+The list now includes `$name`, and `specialist $name-verify --help` shows the example command
+(`$package/commands.py`, registered in the group `specialist.commands`). In the specialist
+checkout, run the conformance tests on it:
 
     pytest tests/test_domain_conformance.py -k $name
 
@@ -199,7 +243,9 @@ The class is in `$package/plugin.py`. It is an example (match a short target vec
 that already passes the conformance tests. Replace each part marked `REPLACE`: the goals of
 your field (`curriculum`, `from_record`), how goals and designs become numbers and tokens
 (`spec`, `encode`, `decode`), your exact checker (`verify`) and a local optimizer (`refine`).
-Keep the contract in each docstring, and re-run the conformance tests after each change.
+Keep the contract in each docstring, and re-run the conformance tests after each change. The
+optional capabilities of `specialist.domain` (Synthetic, Optimizer, LabData, Curves, ClaimCheck,
+Benchmarks) are methods you may add later; the loop uses each one a domain offers.
 ''')
 
 
@@ -224,7 +270,7 @@ def create(name: str, parent: Path) -> Path:
         raise InputError(str(root), "", "already exists; choose another NAME or --dir, or remove the folder")
     fields = {"name": name, "package": f"{name}_domain", "cls": class_name(name)}
     files = {"pyproject.toml": PYPROJECT, "README.md": README, f"{name}_domain/__init__.py": INIT,
-             f"{name}_domain/plugin.py": PLUGIN}
+             f"{name}_domain/plugin.py": PLUGIN, f"{name}_domain/commands.py": COMMANDS}
     try:
         (root / fields["package"]).mkdir(parents=True)
         for rel, template in files.items():
@@ -252,4 +298,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"  2. '{args.name}' is then listed by specialist.domain.available() (and specialist.domain.load)")
     print(f"  3. pytest tests/test_domain_conformance.py -k {args.name}   # in the specialist checkout")
     print(f"  4. replace the parts marked REPLACE in {root / (args.name + '_domain') / 'plugin.py'}")
+    print(f"  5. add commands of your own in {root / (args.name + '_domain') / 'commands.py'} "
+          f"(`specialist {args.name}-verify` is the example)")
     return 0

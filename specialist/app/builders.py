@@ -1,0 +1,186 @@
+"""The loop's workers built from the configuration, shared by the daemon's actors and ``InProcess``.
+
+    paths = Paths(data_dir)
+    feeds, learner = ConfiguredFeeds(cfg, paths), ConfiguredLearner(cfg, paths)
+    proposer, experiments = ConfiguredProposer(cfg, paths), ConfiguredExperiments(cfg, paths)
+    feeds.poll("curriculum")
+    tasks = round_goals(train_goals(store), round, cfg)
+    learner.learn(experiments.check(proposer.propose(round, tasks)))        # one round
+    proposer.set_params(learner.params())
+
+Each ``Configured*`` class is a plain worker (``specialist.core`` has their protocols) whose
+constructor takes only (cfg, paths), so the daemon (``specialist.app.daemon``) wraps each in
+``ray.remote`` and builds it inside its actor's process, while ``InProcess`` builds the same
+classes here and runs the stages one after the other, for tests and for measuring what the
+distribution costs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from experiments import claims, measurements
+from experiments.worker import Experiments
+from feeds.arxiv import ArxivFeed
+from feeds.curriculum import CurriculumFeed
+from feeds.lab import LabFeed
+from feeds.worker import FeedWorker
+from learner.checkpoint import Checkpoints, load_params
+from learner.evaluation import Evaluation
+from learner.worker import LearnerWorker
+from specialist import domain as domains
+from specialist.config import Config
+from specialist.core import Checked, Task
+from specialist.paths import Paths
+from specialist.proposer import Proposer
+from specialist.store import Store
+
+THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def prepare_process(paths: Paths) -> None:
+    """Per-process JAX settings: compiled functions persist under the data directory, so a
+    restarted daemon or actor does not compile again what it compiled before."""
+    jax.config.update("jax_compilation_cache_dir", str(paths.jax_cache))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def heldout_goals(d: domains.Domain, cfg: Config) -> list[dict]:
+    """The domain's held-out goals: evaluated on, never trained on."""
+    return d.curriculum(cfg.daemon.seed)[1]
+
+
+class Hosted:
+    """What every worker answers about its process (the daemon asks it beside a running call)."""
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class ConfiguredFeeds(FeedWorker, Hosted):
+    """The curriculum, arXiv (if enabled) and, for a domain with LabData, the lab's drop folder;
+    after each poll, pending claims are checked and, when new results arrived, the calibration
+    is fitted again."""
+
+    def __init__(self, cfg: Config, paths: Paths):
+        prepare_process(paths)
+        d, store, f = domains.load(cfg.daemon.domain), Store(paths.store), cfg.feeds
+        feeds = [CurriculumFeed(d, cfg.daemon.seed)]
+        if f.arxiv.enabled:
+            feeds.append(ArxivFeed(d, paths.quarantine / "arxiv", f.arxiv))
+        if isinstance(d, domains.LabData):
+            drop = Path(f.drop_dir).absolute() if f.drop_dir else paths.drop
+            feeds.append(LabFeed(drop, d.read_result, measurements.Judge(store, d)))
+
+        def check_claims(new: dict) -> dict:
+            return {"claims": claims.check_pending(d, store, f.claims_per_poll, f.claim_budget)}
+
+        def calibrate(new: dict) -> dict:
+            fresh = any(new.get(feed.name) for feed in feeds if isinstance(feed, LabFeed))
+            return {"calibration": measurements.calibrate(store, d, f.calibrate_steps) if fresh else None}
+
+        super().__init__(store, feeds, after=[check_claims, calibrate])
+
+
+class ConfiguredLearner(LearnerWorker, Hosted):
+    """The learner, restored from the data directory's last checkpoint, refusing held-out goals."""
+
+    def __init__(self, cfg: Config, paths: Paths):
+        prepare_process(paths)
+        d = domains.load(cfg.daemon.domain)
+        heldout = frozenset(domains.goal_hash(g) for g in heldout_goals(d, cfg))
+        super().__init__(d, cfg.model.for_domain(d.spec), cfg.learner, cfg.daemon.seed, Store(paths.store),
+                         Checkpoints(paths.checkpoints), heldout)
+
+
+class ConfiguredEvaluation(Evaluation, Hosted):
+    """Held-out evaluation and the promotion gate, keeping the champion under the data directory."""
+
+    def __init__(self, cfg: Config, paths: Paths):
+        prepare_process(paths)
+        d = domains.load(cfg.daemon.domain)
+        goals = heldout_goals(d, cfg)[: cfg.evaluation.heldout_goals or None]
+        super().__init__(d, cfg.model.for_domain(d.spec), cfg.evaluation, goals, Store(paths.store),
+                         paths.champion, cfg.daemon.seed)
+
+
+class ConfiguredProposer(Proposer, Hosted):
+    """A proposer holding the newest checkpointed parameters (the learner saves version 0 first)."""
+
+    def __init__(self, cfg: Config, paths: Paths):
+        prepare_process(paths)
+        found = load_params(paths.checkpoints)
+        if found is None:
+            raise RuntimeError(f"no checkpoint under {paths.checkpoints}: the learner must start first")
+        meta, model_cfg, params, version = found
+        super().__init__(domains.load(meta["domain"]), model_cfg, params, version, cfg.daemon.seed,
+                         cfg.daemon.group, cfg.daemon.temperature)
+
+
+class ConfiguredExperiments(Experiments, Hosted):
+    """Verification and test-time refinement of proposals, writing to the store."""
+
+    def __init__(self, cfg: Config, paths: Paths):
+        prepare_process(paths)
+        super().__init__(domains.load(cfg.daemon.domain), Store(paths.store), cfg.experiments.refine_budget,
+                         cfg.experiments.refine_top)
+
+
+def train_goals(store: Store, skip_families: str = "") -> list[Task]:
+    """The store's training goals, in a fixed order, without the goals of the families named
+    (comma-separated) in ``skip_families``."""
+    skip = {f.strip() for f in skip_families.split(",") if f.strip()}
+    return [Task(r["hash"], r["body"]) for r in store.rows("goals", "split = 'train' ORDER BY hash")
+            if domains.family(r["body"]) not in skip]
+
+
+def round_goals(tasks: list[Task], round_: int, cfg: Config) -> list[Task]:
+    """The tasks of a round: each epoch visits every goal once, in an order fixed by the seed."""
+    n, out = cfg.daemon.goals_per_round, []
+    for k in range(round_ * n, (round_ + 1) * n):
+        epoch, i = divmod(k, len(tasks))
+        out.append(tasks[np.random.default_rng([cfg.daemon.seed, epoch]).permutation(len(tasks))[i]])
+    return out
+
+
+def next_round(store: Store) -> int:
+    """The first round not yet recorded in the store."""
+    last = store.query("SELECT MAX(round) FROM hypotheses")[0][0]
+    return 0 if last is None else int(last) + 1
+
+
+class InProcess:
+    """The loop's stages called one after the other in this process."""
+
+    def __init__(self, cfg: Config, paths: Paths):
+        self.cfg, self.store = cfg, Store(paths.store)
+        self.feeds = ConfiguredFeeds(cfg, paths)
+        self.feeds.poll("curriculum")
+        self.learner = ConfiguredLearner(cfg, paths)
+        self.proposer, self.experiments = ConfiguredProposer(cfg, paths), ConfiguredExperiments(cfg, paths)
+        self.goals = train_goals(self.store, cfg.daemon.skip_families)
+        self.round = next_round(self.store)
+
+    def step(self, learn: bool = True) -> Checked:
+        """One round: propose, verify and refine, then (optionally) learn; returns the check."""
+        proposals = self.proposer.propose(self.round, round_goals(self.goals, self.round, self.cfg))
+        checked = self.experiments.check(proposals)
+        if learn:
+            self.learner.learn(checked)
+            self.proposer.set_params(self.learner.params())
+        self.round += 1
+        return checked
+
+    def run(self, seconds: float, learn: bool = True) -> dict:
+        """Rounds for ``seconds`` of wall time: {"rounds", "verified", "seconds"}."""
+        start, rounds, verified = time.perf_counter(), 0, 0
+        while time.perf_counter() - start < seconds:
+            verified += self.step(learn).verified
+            rounds += 1
+        return {"rounds": rounds, "verified": verified, "seconds": time.perf_counter() - start}

@@ -1,0 +1,33 @@
+"""The specialist as it serves ``specialist propose`` and ``specialist bench``: the data directory's
+champion (else its newest checkpoint) with retrieval over the store's training goals.
+
+    proposer, retrieval = serving(paths, cfg)              # (None, None) before any checkpoint
+    result = proposer.best(goal, budget, ev.samples, retrieval, ev.retrieved, ev.refine_top)
+"""
+
+from __future__ import annotations
+
+from learner.checkpoint import load_params
+from learner.replay import Replay
+from specialist import domain as domains
+from specialist.config import Config
+from specialist.paths import Paths
+from specialist.proposer import Proposer
+from specialist.store import Store
+
+
+def serving(paths: Paths, cfg: Config, exclude: frozenset = frozenset()):
+    """(proposer, retrieval) of the champion, else the newest checkpoint, sampling
+    ``cfg.evaluation.samples`` designs per goal; retrieval never offers the domain's held-out goals
+    nor ``exclude``; (None, None) without a checkpoint."""
+    found = load_params(paths.checkpoints, paths.champion)
+    if found is None:
+        return None, None
+    meta, model_cfg, params, version = found
+    domain = domains.load(meta["domain"])
+    proposer = Proposer(domain, model_cfg, params, version, cfg.daemon.seed, cfg.evaluation.samples, 1.0)
+    heldout = {domains.goal_hash(g) for g in domain.curriculum(cfg.daemon.seed)[1]}
+    retrieval = Replay(domain, exclude=frozenset(heldout | set(exclude)))
+    if paths.store.exists():
+        retrieval.load(Store(paths.store))
+    return proposer, retrieval

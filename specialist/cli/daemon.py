@@ -1,0 +1,187 @@
+"""The daemon's commands: run, status, propose, ingest.
+
+The application (``specialist.app``: Ray, JAX, MLflow) is imported when a command runs, not when
+the command line starts: those imports take seconds that ``--help`` and the other commands
+should not wait for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from experiments.measurements import Judge
+from feeds.arxiv import paper_rows, parse_page
+from feeds.lab import LabFeed
+from specialist import config, domain as domains
+from specialist.app import status as status_mod
+from specialist.cli.io import config_arg, data_dir_arg, emit, json_flag, load_config, paths, read_bytes, read_json
+from specialist.errors import InputError
+from specialist.store import Store
+
+_console = Console()
+
+
+# --- run -------------------------------------------------------------------------------------
+
+def run_args(p: argparse.ArgumentParser) -> None:
+    config_arg(p)
+    data_dir_arg(p)
+    p.add_argument("--ray-address", default="", help="join this Ray cluster instead of starting a local one")
+    p.add_argument("--seconds", type=float, default=None, help="stop cleanly after this many seconds "
+                   "(default: run until SIGINT or SIGTERM)")
+    p.add_argument("--print-config", action="store_true", help="print the configuration, documented, and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args)
+    if args.print_config:
+        print(config.to_toml(cfg), end="")
+        return 0
+    if args.seconds is not None and not args.seconds > 0:
+        raise InputError("--seconds", "", f"is {args.seconds}; allowed: a number of seconds > 0")
+    from specialist.app import daemon  # Ray: see the module docstring
+
+    return daemon.run(cfg, paths(args).data_dir, args.ray_address, args.seconds)
+
+
+# --- status ----------------------------------------------------------------------------------
+
+def status_args(p: argparse.ArgumentParser) -> None:
+    data_dir_arg(p)
+    json_flag(p)
+
+
+def status(args: argparse.Namespace) -> int:
+    if not paths(args).store.exists():
+        raise InputError("--data-dir", "", f"{Path(args.data_dir).absolute()} holds no daemon data; "
+                         "allowed: the data directory of a `specialist run`")
+    emit(args, status_mod.read(args.data_dir), _render_status)
+    return 0
+
+
+def _render_status(doc: dict) -> None:
+    table = Table(title=f"specialist daemon - {'running' if doc['running'] else 'stopped'}", show_header=False)
+    for key in ("data_dir", "papers", "results", "goals", "goals_open", "hypotheses_verified", "round",
+                "params_version", "last_checkpoint_step", "solve_rate", "heartbeat_age_s", "tracking_run"):
+        value = doc.get(key)
+        table.add_row(key.replace("_", " "), "-" if value is None else
+                      f"{value:.3f}" if isinstance(value, float) else str(value))
+    for key, value in doc.get("feeds", {}).items():
+        table.add_row(key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value))
+    _console.print(table)
+
+
+# --- propose ---------------------------------------------------------------------------------
+
+def propose_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("goal", metavar="GOAL.json", help="the goal")
+    p.add_argument("--budget", type=int, default=100, help="evaluations to spend: sampled designs count 1, "
+                   "refinement as the domain counts it (default 100)")
+    p.add_argument("--out", metavar="DESIGN.json", help="also write the best design to this file")
+    config_arg(p)
+    data_dir_arg(p)
+    json_flag(p)
+
+
+def propose(args: argparse.Namespace) -> int:
+    from specialist.app.serving import serving  # JAX: see the module docstring
+
+    if args.budget < 1:
+        raise InputError("--budget", "", f"is {args.budget}; allowed: a whole number >= 1")
+    cfg = load_config(args)
+    goal = read_json(args.goal)
+    proposer, retrieval = serving(paths(args), cfg)
+    if proposer is None:
+        raise InputError("--data-dir", "", f"{Path(args.data_dir).absolute()} holds no checkpoint; allowed: "
+                         "the data directory of a daemon that has run (`specialist run`)")
+    try:
+        proposer.domain.encode(goal)  # validates the goal before any work
+        ev = cfg.evaluation
+        result = proposer.best(goal, args.budget, ev.samples, retrieval, ev.retrieved, ev.refine_top)
+    except InputError as err:
+        raise err.within(args.goal) from None
+    if args.out and result["design"] is not None:
+        Path(args.out).write_text(json.dumps(result["design"], indent=2) + "\n")
+    emit(args, result, _render_proposal)
+    return 0
+
+
+def _render_proposal(doc: dict) -> None:
+    if doc["design"] is None:
+        _console.print(f"no valid design found in {doc['evaluations']} evaluations")
+        return
+    _console.print(f"merit {doc['merit']:.4g} ({'solved' if doc['solved'] else 'not solved'}) after "
+                   f"{doc['evaluations']} evaluations")
+    _console.print_json(data=doc["design"])
+
+
+# --- ingest ----------------------------------------------------------------------------------
+
+def ingest_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", metavar="FILE", help="a measured spectrum NAME.csv (columns "
+                   "wavelength_nm and R and/or T, as fractions) or its sidecar NAME.json (design, sample_id, "
+                   "angle_deg, polarization, run), each naming the pair; or papers as an arXiv API (Atom) "
+                   "response NAME.xml, whose goals and claims are stored for the daemon")
+    config_arg(p)
+    data_dir_arg(p)
+    json_flag(p)
+
+
+def ingest(args: argparse.Namespace) -> int:
+    where, domain = paths(args), domains.load(load_config(args).daemon.domain)
+    store = Store(where.store)
+    papers = [f for f in args.files if f.lower().endswith(".xml")]
+    try:
+        results = [f for f in args.files if f not in papers]
+        report = _ingest_results(results, domain, store, where.drop)
+        found = [_ingest_papers(path, domain, store) for path in papers]
+        report["files"] += found
+        report["rejected"] += sum(e["status"] == "rejected" for e in found)
+    finally:
+        store.close()
+    emit(args, report, _render_ingest)
+    for entry in report["files"]:
+        if entry["status"] == "rejected":
+            print(f"error: {entry['error']}", file=sys.stderr)
+    return 2 if report["rejected"] else 0
+
+
+def _ingest_results(files: list[str], domain, store: Store, drop: Path) -> dict:
+    """Result files through the lab feed, as the drop folder would take them."""
+    if not isinstance(domain, domains.LabData):
+        rejected = [{"file": f, "status": "rejected", "error": str(InputError(
+            f, "", f"is a result file, and domain '{domain.spec.name}' reads no measured results"))} for f in files]
+        return {"files": rejected, "stored": 0, "duplicates": 0, "rejected": len(rejected)}
+    return LabFeed(drop, domain.read_result, Judge(store, domain)).ingest_files(files, store)
+
+
+def _ingest_papers(path: str, domain, store: Store) -> dict:
+    """Papers of an arXiv API response file, stored with their goals and claims as the feed would."""
+    try:
+        records = parse_page(read_bytes(path), path)[1]
+    except InputError as err:
+        return {"file": path, "status": "rejected", "error": str(err)}
+    rows = [row for paper in records for row in paper_rows(domain, paper)]
+    new = store.put_many(rows)
+    count = lambda table: sum(t == table for t, _ in rows)
+    return {"file": path, "status": "stored" if new else "duplicate", "papers": count("papers"),
+            "goals": count("goals"), "claims": count("claims"), "new_records": new}
+
+
+def _render_ingest(doc: dict) -> None:
+    table = Table(title="result files")
+    for col in ("file", "status", "sample", "RMS measured - simulated"):
+        table.add_column(col)
+    for e in doc["files"]:
+        rms = e.get("verdict", {}).get("rms", {})
+        sample = e.get("sample_id") or (f"{e['papers']} papers, {e['goals']} goals, {e['claims']} claims"
+                                        if "papers" in e else "-")
+        table.add_row(e["file"], e["status"], sample, ", ".join(f"{q} {v:.4f}" for q, v in rms.items()) or "-")
+    _console.print(table)
+    _console.print(f"{doc['stored']} stored, {doc['duplicates']} already stored, {doc['rejected']} rejected")

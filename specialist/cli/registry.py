@@ -1,0 +1,83 @@
+"""The `specialist` command line: the parser and the registry of commands.
+
+Every command has --help; --json prints one JSON document on stdout. Bad input ends with one
+sentence on stderr naming the file or option and what is allowed, and exit status 2.
+
+The generic commands are below; each installed domain package adds its own through the
+entry-point group ``specialist.commands`` (photonics: simulate, evaluate, materials, extract),
+so this package never imports a domain. A plugin that fails to load warns and is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from importlib.metadata import entry_points
+from typing import Sequence
+
+from specialist.cli import bench, daemon, scaffold
+from specialist.cli.io import Command
+from specialist.errors import InputError
+
+GROUP = "specialist.commands"
+
+COMMANDS = {
+    "bench": Command("per-goal optimizers on goals at several evaluation budgets: solve rate, median merit",
+                     bench.add_args, bench.run),
+    "run": Command("the daemon: propose, verify, learn until SIGINT/SIGTERM (checkpoint on the way out)",
+                   daemon.run_args, daemon.run),
+    "status": Command("what the daemon of a data directory is doing, from its store",
+                      daemon.status_args, daemon.status),
+    "propose": Command("the best design for a goal within a budget: the latest checkpoint, verified and refined",
+                       daemon.propose_args, daemon.propose),
+    "ingest": Command("hand measured result files in: check, store with a verdict, copy to the drop folder's "
+                      "processed/", daemon.ingest_args, daemon.ingest),
+    "new-domain": Command("create a new domain package to start from (passes the conformance test)",
+                          scaffold.add_args, scaffold.run),
+}
+
+
+def plugin_commands() -> dict[str, Command]:
+    """Commands the installed domain packages register; a broken plugin or a clashing name warns."""
+    found: dict[str, Command] = {}
+    for ep in entry_points(group=GROUP):
+        try:
+            commands = dict(ep.load())
+        except Exception as err:  # a broken third-party plugin must not take the command line down
+            warnings.warn(f"commands of plugin '{ep.name}' ({ep.value}) failed to load and are skipped: {err}")
+            continue
+        for name, command in commands.items():
+            if name in COMMANDS or name in found:
+                warnings.warn(f"command '{name}' of plugin '{ep.name}' is skipped: the name is taken")
+            else:
+                found[name] = Command(*command)
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="specialist", description="A daemon that keeps a small model learning one verifiable "
+        "scientific domain, and the tools around it (photonics: thin-film coatings).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in {**plugin_commands(), **COMMANDS}.items():
+        p = sub.add_parser(name, help=command.help, description=command.help)
+        command.add_args(p)
+        p.set_defaults(handler=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into a reader that stopped (e.g. `| head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
