@@ -9,8 +9,8 @@ the checks that follow new records.
 A feed is any object with ``name`` and ``poll(position) -> (rows, new_position)``, where rows
 are (table, record) pairs for the store. The records and the new position are written in one
 transaction, so a feed interrupted anywhere neither skips nor repeats what it delivers. A feed
-with ``settle(position)`` is called after that commit (the lab feed files away what is stored);
-a feed with ``last_error`` reports its last failure, which the worker passes on.
+that ``Settles`` is called after that commit (the lab feed files away what is stored); a feed
+that ``Reports`` its last failure has it passed on.
 
 Each step in ``after`` is called as ``step(new)`` with the records written per feed, and returns
 a dict merged into the report's ``after`` (e.g. claims checked, a new calibration).
@@ -18,7 +18,7 @@ a dict merged into the report's ``after`` (e.g. claims checked, a new calibratio
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, runtime_checkable
 
 from specialist.core import Polled
 from specialist.store import Store
@@ -33,6 +33,21 @@ class Feed(Protocol):
         """(records for the store, the position after them); ``position`` is None the first time."""
 
 
+@runtime_checkable
+class Settles(Protocol):
+    """A feed that files things away once its records are committed (the lab's drop folder)."""
+
+    def settle(self, position: Any) -> Any:
+        """Act on what ``position`` lists as committed; returns the position to store instead."""
+
+
+@runtime_checkable
+class Reports(Protocol):
+    """A feed that keeps its last failure as one sentence (None after a clean poll)."""
+
+    last_error: str | None
+
+
 class FeedWorker:
     def __init__(self, store: Store, feeds: list[Feed], after: list[Callable[[dict], dict]] = ()):
         self.store, self.feeds, self.after = store, feeds, list(after)
@@ -45,9 +60,9 @@ class FeedWorker:
             rows, position = feed.poll(None if stored is None else stored["position"])
             new[feed.name] = self.store.put_many(rows + [("cursors", {"stream": feed.name,
                                                                       "position": position})]) - 1
-            if hasattr(feed, "settle"):
+            if isinstance(feed, Settles):
                 self.store.put("cursors", {"stream": feed.name, "position": feed.settle(position)})
-            if getattr(feed, "last_error", None):
+            if isinstance(feed, Reports) and feed.last_error:
                 errors[feed.name] = feed.last_error
         after: dict[str, Any] = {}
         for step in self.after:
