@@ -15,7 +15,7 @@ import jax
 import orbax.checkpoint as ocp
 from flax import serialization
 
-from learner.train import Learner, LearnerConfig, TrainState
+from learner.train import TrainState, abstract_state
 from specialist.config import ModelConfig
 
 
@@ -91,7 +91,7 @@ def load_params(checkpoints: str | Path, champion: str | Path | None = None):
     if champ is not None and champ.exists():
         meta = json.loads(champ.read_text())
         model_cfg = ModelConfig(**meta["model"])
-        template = Learner(model_cfg, LearnerConfig(), 0).state.params
+        template = abstract_state(model_cfg).params
         params = serialization.from_bytes(template, (Path(champion) / "params.msgpack").read_bytes())
         return meta, model_cfg, params, int(meta["version"])
     found = Checkpoints(checkpoints)
@@ -99,5 +99,5 @@ def load_params(checkpoints: str | Path, champion: str | Path | None = None):
     if meta is None:
         return None
     model_cfg = ModelConfig(**meta["model"])
-    state, _ = found.restore(Learner(model_cfg, LearnerConfig(), 0).state)
+    state, _ = found.restore(abstract_state(model_cfg))
     return meta, model_cfg, state.params, int(state.step)

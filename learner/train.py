@@ -47,6 +47,11 @@ def init_state(model_cfg: ModelConfig, optimizer, seed: int) -> TrainState:
     return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32), jax.random.key_data(key))
 
 
+def abstract_state(model_cfg: ModelConfig, cfg: LearnerConfig = LearnerConfig()) -> TrainState:
+    """The TrainState's shapes and dtypes without computing it: a template to restore into."""
+    return jax.eval_shape(lambda: init_state(model_cfg, make_optimizer(cfg), 0))
+
+
 def pad_tokens(sequences: list[list[int]], length: int) -> np.ndarray:
     """Token rows padded with PAD to ``length`` (sequences longer than it are cut)."""
     out = np.full((len(sequences), length), PAD, np.int32)

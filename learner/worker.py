@@ -44,6 +44,7 @@ class LearnerWorker:
         self.goal_weight: dict[str, float] = {}
         self.meta = {"domain": domain.spec.name, "model": dataclasses.asdict(model_cfg)}
         self.last_loss = float("nan")
+        self.pretrain_examples = 0  # simulator-made pairs trained on by this process
         restored = checkpoints.restore(self.learner.state)
         if restored is not None:
             self.learner.state = restored[0]
@@ -80,17 +81,36 @@ class LearnerWorker:
         if pretraining or len(self.replay):
             groups = [g for g in checked.groups if g.goal_hash not in self.replay.exclude]
             pg = None  # the round's policy-gradient rows, encoded once for all its online steps
-            for _ in range(steps):
+
+            def batch():
+                nonlocal pg
                 if self.pretraining:
-                    rows, weights = self._pretrain_batch()
-                else:
-                    pg = pg or self._policy_rows(groups)
-                    rows, weights = self._online_batch(*pg)
-                self.last_loss = self._update(rows, weights)
-                if self.step % self.cfg.checkpoint_every == 0:
-                    checkpointed = self.checkpoint()
+                    return self._pretrain_batch()
+                pg = pg or self._policy_rows(groups)
+                return self._online_batch(*pg)
+
+            checkpointed = self._train(steps, batch)
+        return self._learned(checkpointed, "spectrum" if pretraining else "signal")
+
+    def pretrain(self, steps: int) -> Learned:
+        """``steps`` spectrum-phase updates on simulator-made pairs whatever the step (the
+        standalone ``specialist pretrain``); checkpoints every ``checkpoint_every`` steps."""
+        if self.synthetic is None:
+            raise TypeError(f"domain '{self.domain.spec.name}' offers no Synthetic capability to pretrain on")
+        return self._learned(self._train(steps, self._pretrain_batch), "spectrum")
+
+    def _train(self, steps: int, batch) -> int | None:
+        """``steps`` updates on ``batch()``; the step of the last checkpoint taken, if any."""
+        checkpointed = None
+        for _ in range(steps):
+            self.last_loss = self._update(*batch())
+            if self.step % self.cfg.checkpoint_every == 0:
+                checkpointed = self.checkpoint()
+        return checkpointed
+
+    def _learned(self, checkpointed: int | None, phase: str) -> Learned:
         return Learned(loss=self.last_loss, step=self.step, replay_goals=len(self.replay), checkpoint=checkpointed,
-                       phase="spectrum" if pretraining else "signal", contaminated_refused=len(self.replay.refused))
+                       phase=phase, contaminated_refused=len(self.replay.refused))
 
     def _synthetic_rows(self, count: int) -> list[tuple[np.ndarray, list[int]]]:
         """Encoded simulator-made pairs, seeded by (seed, step): a restart draws the same ones."""
@@ -101,6 +121,7 @@ class LearnerWorker:
 
     def _pretrain_batch(self):
         rows = self._synthetic_rows(self.cfg.batch_size)
+        self.pretrain_examples += len(rows)
         return rows, np.full(len(rows), 1.0 / max(len(rows), 1))
 
     def _policy_rows(self, groups: list[Group]):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from learner.checkpoint import load_params
 from learner.replay import Replay
 from specialist import domain as domains
+from specialist.app.builders import prepare_process
 from specialist.config import Config
 from specialist.paths import Paths
 from specialist.proposer import Proposer
@@ -20,6 +21,7 @@ def serving(paths: Paths, cfg: Config, exclude: frozenset = frozenset()):
     """(proposer, retrieval) of the champion, else the newest checkpoint, sampling
     ``cfg.evaluation.samples`` designs per goal; retrieval never offers the domain's held-out goals
     nor ``exclude``; (None, None) without a checkpoint."""
+    prepare_process(paths)  # the data directory's compilation cache: a second propose compiles nothing
     found = load_params(paths.checkpoints, paths.champion)
     if found is None:
         return None, None

@@ -1,4 +1,4 @@
-"""The daemon's commands: run, status, propose, ingest.
+"""The daemon's commands: run, pretrain, status, propose, ingest.
 
 The application (``specialist.app``: Ray, JAX, MLflow) is imported when a command runs, not when
 the command line starts: those imports take seconds that ``--help`` and the other commands
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -48,6 +49,35 @@ def run(args: argparse.Namespace) -> int:
     from specialist.app import daemon  # Ray: see the module docstring
 
     return daemon.run(cfg, paths(args).data_dir, args.ray_address, args.seconds)
+
+
+# --- pretrain --------------------------------------------------------------------------------
+
+def pretrain_args(p: argparse.ArgumentParser) -> None:
+    config_arg(p)
+    data_dir_arg(p)
+    p.add_argument("--steps", type=int, default=None, help="learner steps to run (default: up to the "
+                   "configuration's learner.pretrain_steps, counting the steps already checkpointed)")
+    p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: no limit)")
+    json_flag(p)
+
+
+def pretrain(args: argparse.Namespace) -> int:
+    from specialist.app.pretrain import pretrain as run_pretraining  # JAX: see the module docstring
+
+    if args.steps is not None and args.steps < 1:
+        raise InputError("--steps", "", f"is {args.steps}; allowed: a whole number >= 1")
+    if args.seconds is not None and not args.seconds > 0:
+        raise InputError("--seconds", "", f"is {args.seconds}; allowed: a number of seconds > 0")
+    report = run_pretraining(load_config(args), paths(args), args.steps, args.seconds)
+    emit(args, report, _render_pretraining)
+    return 0
+
+
+def _render_pretraining(doc: dict) -> None:
+    _console.print(f"pretrained {doc['steps']} steps (step {doc['step_start']} -> {doc['step']}) on "
+                   f"{doc['examples']} simulator-made examples in {doc['seconds']:.1f} s: "
+                   f"{doc['examples_per_s']:.0f} examples/s; checkpoint at step {doc['checkpoint']} in {doc['data_dir']}")
 
 
 # --- status ----------------------------------------------------------------------------------
@@ -92,6 +122,7 @@ def propose_args(p: argparse.ArgumentParser) -> None:
 def propose(args: argparse.Namespace) -> int:
     from specialist.app.serving import serving  # JAX: see the module docstring
 
+    start = time.perf_counter()
     if args.budget < 1:
         raise InputError("--budget", "", f"is {args.budget}; allowed: a whole number >= 1")
     cfg = load_config(args)
@@ -106,6 +137,7 @@ def propose(args: argparse.Namespace) -> int:
         result = proposer.best(goal, args.budget, ev.samples, retrieval, ev.retrieved, ev.refine_top)
     except InputError as err:
         raise err.within(args.goal) from None
+    result["wall_s"] = round(time.perf_counter() - start, 3)
     if args.out and result["design"] is not None:
         Path(args.out).write_text(json.dumps(result["design"], indent=2) + "\n")
     emit(args, result, _render_proposal)
@@ -117,7 +149,7 @@ def _render_proposal(doc: dict) -> None:
         _console.print(f"no valid design found in {doc['evaluations']} evaluations")
         return
     _console.print(f"merit {doc['merit']:.4g} ({'solved' if doc['solved'] else 'not solved'}) after "
-                   f"{doc['evaluations']} evaluations")
+                   f"{doc['evaluations']} evaluations in {doc['wall_s']:.1f} s")
     _console.print_json(data=doc["design"])
 
 

@@ -28,6 +28,8 @@ COMMANDS = {
                      bench.add_args, bench.run),
     "run": Command("the daemon: propose, verify, learn until SIGINT/SIGTERM (checkpoint on the way out)",
                    daemon.run_args, daemon.run),
+    "pretrain": Command("the spectrum phase alone: train on simulator-made pairs, resumable, with a progress bar",
+                        daemon.pretrain_args, daemon.pretrain),
     "status": Command("what the daemon of a data directory is doing, from its store",
                       daemon.status_args, daemon.status),
     "propose": Command("the best design for a goal within a budget: the latest checkpoint, verified and refined",
