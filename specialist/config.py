@@ -131,6 +131,8 @@ ARXIV_SORT_FIELDS = ("lastUpdatedDate", "submittedDate")
 class FeedsSection:
     poll_every_s: float = _f(60.0, "seconds between polls of the feeds (arXiv, the lab's drop folder)")
     arxiv: ArxivConfig = field(default_factory=ArxivConfig, metadata={"doc": "the arXiv feed"})
+    generated_per_poll: int = _f(26, "new training goals from the domain's endless generator at each poll "
+                                 "after the first (0: the fixed curriculum only)")
     drop_dir: str = _f("", "folder watched for lab results (NAME.csv + NAME.json); empty: <data-dir>/drop")
     claims_per_poll: int = _f(8, "claims from papers checked against the simulator after each poll")
     claim_budget: int = _f(300, "evaluations spent trying to reach a claim's stated performance")

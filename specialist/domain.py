@@ -15,6 +15,7 @@ below; the loop asks ``isinstance(domain, Synthetic)`` and the like, and goes wi
 missing one serves:
 
     Synthetic     synthetic(seed, count)                   simulator-made pairs: the spectrum phase
+    Generator     generate(start, count)                   endless new training goals after the curriculum
     Optimizer     methods, optimize(goal, method, ...)     per-goal optimizers: bench, claims, the yardstick
     LabData       read_result, judge, calibrate            the lab's measured results and the calibration
     Curves        curves(goal, design)                     series the dashboard draws
@@ -98,6 +99,19 @@ class Synthetic(Protocol):
 
 
 @runtime_checkable
+class Generator(Protocol):
+    """An endless supply of training goals, so the daemon never runs out of new ones.
+
+        goals = domain.generate(start, count)      # the curriculum feed, poll after poll
+    """
+
+    def generate(self, start: int, count: int) -> list[dict]:
+        """Goals ``start`` to ``start + count - 1`` of the domain's endless sequence, the same on
+        every run; none equal to a goal of ``curriculum`` (the feed also drops any held-out or
+        validation goal by hash)."""
+
+
+@runtime_checkable
 class Optimizer(Protocol):
     """Per-goal optimizers: the yardstick the specialist must beat.
 
@@ -171,7 +185,7 @@ class Benchmarks(Protocol):
         rows with at least {"problem", "summary"}."""
 
 
-CAPABILITIES = (Synthetic, Optimizer, LabData, Curves, ClaimCheck, Benchmarks)
+CAPABILITIES = (Synthetic, Generator, Optimizer, LabData, Curves, ClaimCheck, Benchmarks)
 
 def available() -> dict[str, Any]:
     """Installed domain classes by name; a plugin that fails to import warns and is skipped."""

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from specialist import domain
-from specialist.domain import END, Benchmarks, ClaimCheck, Curves, Domain, LabData, Optimizer, Synthetic, goal_hash
+from specialist.domain import (END, Benchmarks, ClaimCheck, Curves, Domain, Generator, LabData, Optimizer, Synthetic,
+                               goal_hash)
 from specialist.errors import InputError
 from tests.toy_domain import ToyDomain
 
@@ -140,6 +141,17 @@ def test_synthetic_pairs_are_seeded_and_each_design_meets_its_goal(case):
         assert verdict.get("solved") is True, verdict
         cond, tokens = d.encode(goal, design)
         assert cond.shape == (d.spec.cond_dim,) and tokens[-1] == END
+
+
+def test_generated_goals_are_a_fixed_endless_sequence_apart_from_the_curriculum(case):
+    d, train, heldout = _offering(case, Generator)
+    first = d.generate(0, 6)
+    assert len(first) == 6 and json.dumps(d.generate(3, 3), sort_keys=True) == json.dumps(first[3:], sort_keys=True)
+    far = d.generate(10_000, 3)
+    hashes = {goal_hash(g) for g in first + far}
+    assert len(hashes) == 9 and not hashes & {goal_hash(g) for g in train + heldout}
+    for goal in first[:3] + far:
+        assert d.encode(goal)[0].shape == (d.spec.cond_dim,)
 
 
 def test_optimizer_keeps_its_budget_and_reports_what_verify_says(case):

@@ -90,6 +90,7 @@ def test_in_process_run_uses_the_daemons_builders_and_resumes(tmp_path):
     assert run.store.count("verdicts") == 3 * 2 * 2 and int(run.learner.step) == 6
     versions = [r["version"] for r in run.store.rows("model_versions")]
     assert versions == [0, 2, 4, 6]
-    again = InProcess(cfg, Paths(tmp_path))  # a restart: same goals, next round, last checkpoint
-    assert again.round == 3 and again.learner.step == 6 and again.proposer.version == 6
-    assert again.store.count("goals") == 260 and len(again.learner.replay) == len(run.learner.replay)
+    again = InProcess(cfg, Paths(tmp_path))  # a restart: next round, last checkpoint, and its poll
+    assert again.round == 3 and again.learner.step == 6 and again.proposer.version == 6  # brings new goals
+    assert again.store.count("goals") == 260 + cfg.feeds.generated_per_poll
+    assert len(again.learner.replay) == len(run.learner.replay)

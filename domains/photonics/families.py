@@ -64,6 +64,7 @@ _LOW = ("SiO2", "MgF2")
 _SUBSTRATES = ("N-BK7", "SiO2", {"name": "glass", "n": 1.52})
 _WL = (400.0, 1000.0)  # nm; every library dielectric is valid here
 _SPLIT_STRIDE = 2 ** 20  # family seeds per split seed; held-out seeds use the upper half
+_ENDLESS_SEED = 2 ** 40  # family seeds of the endless sequence start here, far above every split's
 _GRID, _LAYERS = 64, 16  # hidden spectra are computed padded to these sizes: few solver shapes
 
 
@@ -114,6 +115,15 @@ def split(n_train: int = 200, n_heldout: int = 60, seed: int = 0) -> tuple[list[
     seen: set[str] = set()
     train = _round_robin(n_train, base, seen)
     return train, _round_robin(n_heldout, base + _SPLIT_STRIDE // 2, seen)
+
+
+def endless(start: int, count: int) -> list[dict]:
+    """Goals ``start`` to ``start + count - 1`` of an endless sequence cycling through every
+    family, with family seeds from 2**40 up: apart from the seeds of any split."""
+    if not (start >= 0 and count >= 0):
+        raise ValueError(f"endless needs start >= 0 and count >= 0, got {start} and {count}")
+    return [generate(FAMILIES[i % len(FAMILIES)], _ENDLESS_SEED + i // len(FAMILIES))
+            for i in range(start, start + count)]
 
 
 # --- shared pieces ---------------------------------------------------------------------------

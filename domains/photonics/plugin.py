@@ -36,7 +36,7 @@ class PhotonicsDomain:
     """Thin-film coating design, verified by the transfer-matrix solver.
 
     Beyond the Domain protocol it offers every optional capability of ``specialist.domain``:
-    Synthetic, Optimizer, LabData, Curves, ClaimCheck and Benchmarks.
+    Synthetic, Generator, Optimizer, LabData, Curves, ClaimCheck and Benchmarks.
     """
 
     spec = Spec("photonics", vocab_size=_BIN0 + N_BINS, max_tokens=2 * L_MAX + 1, cond_dim=COND_DIM)
@@ -137,6 +137,11 @@ class PhotonicsDomain:
         return {"design": ev.decode(r.mats_L, r.d_L).to_json() if found else None,
                 "merit": float(r.merit) if found else None,
                 "solved": bool(found and r.merit <= ev.goal.solved_below), "evaluations": r.evaluations}
+
+    def generate(self, start: int, count: int) -> list[dict]:
+        """Goals of every family drawn with seeds no split uses, one after another for ever
+        (``families.endless``; Generator)."""
+        return families.endless(start, count)
 
     def synthetic(self, seed: int, count: int) -> list[tuple[dict, dict]]:
         """(goal, design) pairs made by the simulator, each design meeting its goal: the data of

@@ -71,7 +71,7 @@ class ConfiguredFeeds(FeedWorker, Hosted):
     def __init__(self, cfg: Config, paths: Paths):
         prepare_process(paths)
         d, store, f = domains.load(cfg.daemon.domain), Store(paths.store), cfg.feeds
-        feeds = [CurriculumFeed(d, cfg.daemon.seed)]
+        feeds = [CurriculumFeed(d, cfg.daemon.seed, f.generated_per_poll)]
         if f.arxiv.enabled:
             feeds.append(ArxivFeed(d, paths.quarantine / "arxiv", f.arxiv))
         if isinstance(d, domains.LabData):

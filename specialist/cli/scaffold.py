@@ -244,8 +244,8 @@ that already passes the conformance tests. Replace each part marked `REPLACE`: t
 your field (`curriculum`, `from_record`), how goals and designs become numbers and tokens
 (`spec`, `encode`, `decode`), your exact checker (`verify`) and a local optimizer (`refine`).
 Keep the contract in each docstring, and re-run the conformance tests after each change. The
-optional capabilities of `specialist.domain` (Synthetic, Optimizer, LabData, Curves, ClaimCheck,
-Benchmarks) are methods you may add later; the loop uses each one a domain offers.
+optional capabilities of `specialist.domain` (Synthetic, Generator, Optimizer, LabData, Curves,
+ClaimCheck, Benchmarks) are methods you may add later; the loop uses each one a domain offers.
 ''')
 
 
