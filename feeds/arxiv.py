@@ -325,7 +325,7 @@ class ArxivFeed:
                 saved = f" (could not be saved: {why})"
         if isinstance(err, requests.RequestException):  # its text is a long URL; say what to check
             err = (f"{self.config.endpoint} could not be reached ({_root_cause(err)}); check the network or "
-                   "feeds.arxiv_endpoint")
+                   "feeds.arxiv.endpoint")
         self.last_error = f"{str(err).rstrip('.')}{saved}; this poll keeps the {kept} papers read before it."
         log.error("arXiv feed '%s': %s", self.name, self.last_error)
 

@@ -338,4 +338,4 @@ def test_an_unreachable_endpoint_is_one_short_sentence_naming_it(tmp_path):
     feed = ArxivFeed(PhotonicsDomain(), tmp_path / "quarantine", config)
     rows, _ = feed.poll(None)
     assert rows == [] and feed.last_error.startswith("http://127.0.0.1:9/api/query could not be reached (")
-    assert "feeds.arxiv_endpoint" in feed.last_error and len(feed.last_error) < 250, feed.last_error
+    assert "feeds.arxiv.endpoint" in feed.last_error and len(feed.last_error) < 250, feed.last_error

@@ -193,8 +193,8 @@ def test_a_killed_experiments_actor_is_restarted_and_the_loop_goes_on(tmp_path, 
     """Also: papers from a loopback arXiv and a result dropped in the lab's folder are ingested."""
     data = tmp_path / "data"
     arxiv = RecordedArxiv(read_entries(OPTICS)).__enter__()
-    (tmp_path / "specialist.toml").write_text(CONFIG.replace("arxiv = false", f'arxiv_endpoint = "{arxiv.endpoint}"\n'
-                                                             "arxiv_delay_s = 0.1"))
+    (tmp_path / "specialist.toml").write_text(CONFIG.replace("arxiv = false", f'arxiv.endpoint = "{arxiv.endpoint}"\n'
+                                                             "arxiv.delay_s = 0.1"))
     drop(data / "drop", "sample-1")
     proc = start()
     try:
