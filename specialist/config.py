@@ -246,8 +246,8 @@ def _section(source: str, name: str, cls: type, values: Any):
         where = f"{name}.{key}"
         if key not in fields:
             raise InputError(source, where, f"is not a field; allowed: {', '.join(fields)}")
-        if dataclasses.is_dataclass(default := fields[key].default_factory()
-                                    if fields[key].default is dataclasses.MISSING else fields[key].default):
+        default = fields[key].default_factory() if fields[key].default is dataclasses.MISSING else fields[key].default
+        if dataclasses.is_dataclass(default):  # a nested section, e.g. [feeds.arxiv]
             out[key] = _section(source, where, type(default), value)
             continue
         kind = type(default)

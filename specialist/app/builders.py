@@ -1,28 +1,25 @@
 """The loop's workers built from the configuration, shared by the daemon's actors and ``InProcess``.
 
     paths = Paths(data_dir)
-    feeds, learner = ConfiguredFeeds(cfg, paths), ConfiguredLearner(cfg, paths)
-    proposer, experiments = ConfiguredProposer(cfg, paths), ConfiguredExperiments(cfg, paths)
+    feeds, learner = build_feeds(cfg, paths), build_learner(cfg, paths)
+    proposer, experiments = build_proposer(cfg, paths), build_experiments(cfg, paths)
     feeds.poll("curriculum")
     tasks = round_goals(train_goals(store), round, cfg)
     learner.learn(experiments.check(proposer.propose(round, tasks)))        # one round
     proposer.set_params(learner.params())
 
-Each ``Configured*`` class is a plain worker (``specialist.core`` has their protocols) whose
-constructor takes only (cfg, paths), so the daemon (``specialist.app.daemon``) wraps each in
-``ray.remote`` and builds it inside its actor's process, while ``InProcess`` builds the same
-classes here and runs the stages one after the other, for tests and for measuring what the
-distribution costs.
+Each builder takes only (cfg, paths) and returns a plain worker (``specialist.core`` has their
+protocols). The daemon's actors (``specialist.app.actors``) call them inside their own
+processes; ``InProcess`` calls them here and runs the stages one after the other, for tests and
+for measuring what the distribution costs.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import jax
-import numpy as np
 
 from experiments import claims, measurements
 from experiments.worker import Experiments
@@ -35,13 +32,11 @@ from learner.evaluation import Evaluation
 from learner.worker import LearnerWorker
 from specialist import domain as domains
 from specialist.config import Config
-from specialist.core import Checked, Task
+from specialist.app.schedule import next_round, round_goals, train_goals
+from specialist.core import Checked
 from specialist.paths import Paths
 from specialist.proposer import Proposer
 from specialist.store import Store
-
-THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-
 
 def prepare_process(paths: Paths) -> None:
     """Per-process JAX settings: compiled functions persist under the data directory, so a
@@ -56,103 +51,63 @@ def heldout_goals(d: domains.Domain, cfg: Config) -> list[dict]:
     return d.curriculum(cfg.daemon.seed)[1]
 
 
-class Hosted:
-    """What every worker answers about its process (the daemon asks it beside a running call)."""
+def build_feeds(cfg: Config, paths: Paths) -> FeedWorker:
+    """The curriculum (with the domain's Generator), arXiv (if enabled) and, for a domain with
+    LabData, the lab's drop folder; after each poll, pending claims are checked and, when new
+    results arrived, the calibration is fitted again."""
+    prepare_process(paths)
+    d, store, f = domains.load(cfg.daemon.domain), Store(paths.store), cfg.feeds
+    feeds = [CurriculumFeed(d, cfg.daemon.seed, f.generated_per_poll)]
+    if f.arxiv.enabled:
+        feeds.append(ArxivFeed(d, paths.quarantine / "arxiv", f.arxiv))
+    if isinstance(d, domains.LabData):
+        drop = Path(f.drop_dir).absolute() if f.drop_dir else paths.drop
+        feeds.append(LabFeed(drop, d.read_result, measurements.Judge(store, d)))
 
-    def pid(self) -> int:
-        return os.getpid()
+    def check_claims(new: dict) -> dict:
+        return {"claims": claims.check_pending(d, store, f.claims_per_poll, f.claim_budget)}
 
+    def calibrate(new: dict) -> dict:
+        fresh = any(new.get(feed.name) for feed in feeds if isinstance(feed, LabFeed))
+        return {"calibration": measurements.calibrate(store, d, f.calibrate_steps) if fresh else None}
 
-class ConfiguredFeeds(FeedWorker, Hosted):
-    """The curriculum, arXiv (if enabled) and, for a domain with LabData, the lab's drop folder;
-    after each poll, pending claims are checked and, when new results arrived, the calibration
-    is fitted again."""
-
-    def __init__(self, cfg: Config, paths: Paths):
-        prepare_process(paths)
-        d, store, f = domains.load(cfg.daemon.domain), Store(paths.store), cfg.feeds
-        feeds = [CurriculumFeed(d, cfg.daemon.seed, f.generated_per_poll)]
-        if f.arxiv.enabled:
-            feeds.append(ArxivFeed(d, paths.quarantine / "arxiv", f.arxiv))
-        if isinstance(d, domains.LabData):
-            drop = Path(f.drop_dir).absolute() if f.drop_dir else paths.drop
-            feeds.append(LabFeed(drop, d.read_result, measurements.Judge(store, d)))
-
-        def check_claims(new: dict) -> dict:
-            return {"claims": claims.check_pending(d, store, f.claims_per_poll, f.claim_budget)}
-
-        def calibrate(new: dict) -> dict:
-            fresh = any(new.get(feed.name) for feed in feeds if isinstance(feed, LabFeed))
-            return {"calibration": measurements.calibrate(store, d, f.calibrate_steps) if fresh else None}
-
-        super().__init__(store, feeds, after=[check_claims, calibrate])
+    return FeedWorker(store, feeds, after=[check_claims, calibrate])
 
 
-class ConfiguredLearner(LearnerWorker, Hosted):
+def build_learner(cfg: Config, paths: Paths) -> LearnerWorker:
     """The learner, restored from the data directory's last checkpoint, refusing held-out goals."""
-
-    def __init__(self, cfg: Config, paths: Paths):
-        prepare_process(paths)
-        d = domains.load(cfg.daemon.domain)
-        heldout = frozenset(domains.goal_hash(g) for g in heldout_goals(d, cfg))
-        super().__init__(d, cfg.model.for_domain(d.spec), cfg.learner, cfg.daemon.seed, Store(paths.store),
+    prepare_process(paths)
+    d = domains.load(cfg.daemon.domain)
+    heldout = frozenset(domains.goal_hash(g) for g in heldout_goals(d, cfg))
+    return LearnerWorker(d, cfg.model.for_domain(d.spec), cfg.learner, cfg.daemon.seed, Store(paths.store),
                          Checkpoints(paths.checkpoints), heldout)
 
 
-class ConfiguredEvaluation(Evaluation, Hosted):
+def build_evaluation(cfg: Config, paths: Paths) -> Evaluation:
     """Held-out evaluation and the promotion gate, keeping the champion under the data directory."""
-
-    def __init__(self, cfg: Config, paths: Paths):
-        prepare_process(paths)
-        d = domains.load(cfg.daemon.domain)
-        goals = heldout_goals(d, cfg)[: cfg.evaluation.heldout_goals or None]
-        super().__init__(d, cfg.model.for_domain(d.spec), cfg.evaluation, goals, Store(paths.store),
-                         paths.champion, cfg.daemon.seed)
+    prepare_process(paths)
+    d = domains.load(cfg.daemon.domain)
+    goals = heldout_goals(d, cfg)[: cfg.evaluation.heldout_goals or None]
+    return Evaluation(d, cfg.model.for_domain(d.spec), cfg.evaluation, goals, Store(paths.store), paths.champion,
+                      cfg.daemon.seed)
 
 
-class ConfiguredProposer(Proposer, Hosted):
+def build_proposer(cfg: Config, paths: Paths) -> Proposer:
     """A proposer holding the newest checkpointed parameters (the learner saves version 0 first)."""
-
-    def __init__(self, cfg: Config, paths: Paths):
-        prepare_process(paths)
-        found = load_params(paths.checkpoints)
-        if found is None:
-            raise RuntimeError(f"no checkpoint under {paths.checkpoints}: the learner must start first")
-        meta, model_cfg, params, version = found
-        super().__init__(domains.load(meta["domain"]), model_cfg, params, version, cfg.daemon.seed,
-                         cfg.daemon.group, cfg.daemon.temperature)
+    prepare_process(paths)
+    found = load_params(paths.checkpoints)
+    if found is None:
+        raise RuntimeError(f"no checkpoint under {paths.checkpoints}: the learner must start first")
+    meta, model_cfg, params, version = found
+    return Proposer(domains.load(meta["domain"]), model_cfg, params, version, cfg.daemon.seed, cfg.daemon.group,
+                    cfg.daemon.temperature)
 
 
-class ConfiguredExperiments(Experiments, Hosted):
+def build_experiments(cfg: Config, paths: Paths) -> Experiments:
     """Verification and test-time refinement of proposals, writing to the store."""
-
-    def __init__(self, cfg: Config, paths: Paths):
-        prepare_process(paths)
-        super().__init__(domains.load(cfg.daemon.domain), Store(paths.store), cfg.experiments.refine_budget,
-                         cfg.experiments.refine_top)
-
-
-def train_goals(store: Store, skip_families: str = "") -> list[Task]:
-    """The store's training goals, in a fixed order, without the goals of the families named
-    (comma-separated) in ``skip_families``."""
-    skip = {f.strip() for f in skip_families.split(",") if f.strip()}
-    return [Task(r["hash"], r["body"]) for r in store.rows("goals", "split = 'train' ORDER BY hash")
-            if domains.family(r["body"]) not in skip]
-
-
-def round_goals(tasks: list[Task], round_: int, cfg: Config) -> list[Task]:
-    """The tasks of a round: each epoch visits every goal once, in an order fixed by the seed."""
-    n, out = cfg.daemon.goals_per_round, []
-    for k in range(round_ * n, (round_ + 1) * n):
-        epoch, i = divmod(k, len(tasks))
-        out.append(tasks[np.random.default_rng([cfg.daemon.seed, epoch]).permutation(len(tasks))[i]])
-    return out
-
-
-def next_round(store: Store) -> int:
-    """The first round not yet recorded in the store."""
-    last = store.query("SELECT MAX(round) FROM hypotheses")[0][0]
-    return 0 if last is None else int(last) + 1
+    prepare_process(paths)
+    return Experiments(domains.load(cfg.daemon.domain), Store(paths.store), cfg.experiments.refine_budget,
+                       cfg.experiments.refine_top)
 
 
 class InProcess:
@@ -160,10 +115,10 @@ class InProcess:
 
     def __init__(self, cfg: Config, paths: Paths):
         self.cfg, self.store = cfg, Store(paths.store)
-        self.feeds = ConfiguredFeeds(cfg, paths)
+        self.feeds = build_feeds(cfg, paths)
         self.feeds.poll("curriculum")
-        self.learner = ConfiguredLearner(cfg, paths)
-        self.proposer, self.experiments = ConfiguredProposer(cfg, paths), ConfiguredExperiments(cfg, paths)
+        self.learner = build_learner(cfg, paths)
+        self.proposer, self.experiments = build_proposer(cfg, paths), build_experiments(cfg, paths)
         self.goals = train_goals(self.store, cfg.daemon.skip_families)
         self.round = next_round(self.store)
 

@@ -31,7 +31,7 @@ os.environ["RAY_AUTH_MODE"] = "token"  # read when ray is imported, so set befor
 import ray  # noqa: E402
 from ray.exceptions import GetTimeoutError, RayError  # noqa: E402
 
-from specialist.app import builders, figures, processes, status as status_mod, tracking  # noqa: E402
+from specialist.app import actors, figures, processes, schedule, status as status_mod, tracking  # noqa: E402
 from specialist.config import Config  # noqa: E402
 from specialist.core import Checked, Learned, Polled  # noqa: E402
 from specialist.paths import Paths  # noqa: E402
@@ -39,14 +39,14 @@ from specialist.store import Store  # noqa: E402
 
 log = logging.getLogger("specialist")
 
-# Each worker class of the loop as an actor class: calls run one at a time, except ``pid``, which
-# the driver asks in the "control" group so that it answers beside a running call.
+# Each worker's host as an actor class: calls run one at a time, except ``pid``, which the driver
+# asks in the "control" group so that it answers beside a running call.
 _CONTROL = {"control": 1}
-FeedsActor = ray.remote(concurrency_groups=_CONTROL)(builders.ConfiguredFeeds)
-LearnerActor = ray.remote(concurrency_groups=_CONTROL)(builders.ConfiguredLearner)
-ExperimentsActor = ray.remote(concurrency_groups=_CONTROL)(builders.ConfiguredExperiments)
-ProposerActor = ray.remote(concurrency_groups=_CONTROL)(builders.ConfiguredProposer)
-EvaluationActor = ray.remote(concurrency_groups=_CONTROL)(builders.ConfiguredEvaluation)
+FeedsActor = ray.remote(concurrency_groups=_CONTROL)(actors.FeedsHost)
+LearnerActor = ray.remote(concurrency_groups=_CONTROL)(actors.LearnerHost)
+ExperimentsActor = ray.remote(concurrency_groups=_CONTROL)(actors.ExperimentsHost)
+ProposerActor = ray.remote(concurrency_groups=_CONTROL)(actors.ProposerHost)
+EvaluationActor = ray.remote(concurrency_groups=_CONTROL)(actors.EvaluationHost)
 
 
 def run(cfg: Config, data_dir: str | Path, ray_address: str = "", seconds: float | None = None) -> int:
@@ -98,8 +98,8 @@ class Driver:
         every = cfg.evaluation.every_steps
         evaluated = store.query("SELECT MAX(version) FROM evaluations")[0][0]
         self.next_eval = 0 if evaluated is None else (evaluated // every + 1) * every
-        self.goals = builders.train_goals(store, cfg.daemon.skip_families)
-        self.round = builders.next_round(store)
+        self.goals = schedule.train_goals(store, cfg.daemon.skip_families)
+        self.round = schedule.next_round(store)
         self.rounds: deque = deque()  # (round, ObjectRef of the check)
         self.learns: deque = deque()
         self.params = None  # ObjectRef of the learner's newest (version, params), not yet pushed
@@ -147,7 +147,7 @@ class Driver:
             self._periodic()
 
     def _submit(self) -> None:
-        tasks = builders.round_goals(self.goals, self.round, self.cfg)
+        tasks = schedule.round_goals(self.goals, self.round, self.cfg)
         proposals = self.proposer.propose.remote(self.round, tasks)
         worker = self.experiments[self.round % len(self.experiments)]
         self.rounds.append((self.round, worker.check.remote(proposals)))
@@ -258,7 +258,7 @@ class Driver:
             log.warning("feed %s: %s", feed, error)
         if any(report.new.values()):
             log.info("feeds: %s", ", ".join(f"{n} new records from {feed}" for feed, n in report.new.items() if n))
-            self.goals = builders.train_goals(self.store, self.cfg.daemon.skip_families)
+            self.goals = schedule.train_goals(self.store, self.cfg.daemon.skip_families)
         checked = report.after.get("claims") or {}
         if checked.get("checked"):
             log.info("claims checked: %d (%d inconsistent)", checked["checked"], checked["inconsistent"])
@@ -307,7 +307,7 @@ class Driver:
 
 
 def _start_ray(cfg: Config, address: str) -> None:
-    env = {"env_vars": {"XLA_FLAGS": builders.THREAD_FLAGS}}
+    env = {"env_vars": {"XLA_FLAGS": actors.THREAD_FLAGS}}
     if address:
         ray.init(address=address, runtime_env=env, logging_level=logging.WARNING, log_to_driver=False)
         return

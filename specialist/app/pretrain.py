@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from specialist.app import processes
-from specialist.app.builders import ConfiguredLearner
+from specialist.app.builders import build_learner
 from specialist.config import Config
 from specialist.domain import Synthetic
 from specialist.errors import InputError
@@ -34,7 +34,7 @@ def pretrain(cfg: Config, paths: Paths, steps: int | None = None, seconds: float
     paths.data_dir.mkdir(parents=True, exist_ok=True)
     lock = processes.lock(paths)
     try:
-        learner = ConfiguredLearner(cfg, paths)
+        learner = build_learner(cfg, paths)
         if not isinstance(learner.domain, Synthetic):
             raise InputError("daemon.domain", "", f"is '{cfg.daemon.domain}', which offers no Synthetic capability "
                              "(simulator-made pairs); allowed: a domain that does, e.g. photonics")

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from specialist import config
-from specialist.app.builders import ConfiguredEvaluation, InProcess, train_goals
+from specialist.app.builders import InProcess, build_evaluation
+from specialist.app.schedule import train_goals
 from specialist.domain import family
 from specialist.paths import Paths
 
@@ -47,7 +48,7 @@ def measure(data_dir: Path, work_dir: Path, new_family: str, rounds: int, cfg: c
     run.goals = [t for t in train_goals(run.store) if family(t.goal) == new_family]
     if not run.goals:
         raise SystemExit(f"no training goals of family {new_family!r} in {data_dir}")
-    evaluation = ConfiguredEvaluation(cfg, paths)
+    evaluation = build_evaluation(cfg, paths)
     top = str(max(evaluation.budgets))
     before = evaluation.evaluate(run.learner.params(), record=False)
     start = time.perf_counter()
