@@ -31,12 +31,13 @@ from learner.checkpoint import Checkpoints, load_params
 from learner.evaluation import Evaluation
 from learner.worker import LearnerWorker
 from specialist import domain as domains
-from specialist.config import Config
 from specialist.app.schedule import next_round, round_goals, train_goals
+from specialist.config import Config
 from specialist.core import Checked
 from specialist.paths import Paths
 from specialist.proposer import Proposer
 from specialist.store import Store
+
 
 def prepare_process(paths: Paths) -> None:
     """Per-process JAX settings: compiled functions persist under the data directory, so a

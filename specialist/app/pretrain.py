@@ -27,8 +27,7 @@ from specialist.paths import Paths
 CHUNK = 10  # steps between progress updates (and between checks of the time limit)
 
 
-def pretrain(cfg: Config, paths: Paths, steps: int | None = None, seconds: float | None = None,
-             show_progress: bool = True) -> dict:
+def pretrain(cfg: Config, paths: Paths, steps: int | None = None, seconds: float | None = None) -> dict:
     """Spectrum-phase steps until ``steps`` more are done (default: up to ``learner.pretrain_steps``)
     or ``seconds`` have passed; returns what was done, with examples per second."""
     paths.data_dir.mkdir(parents=True, exist_ok=True)
@@ -43,7 +42,7 @@ def pretrain(cfg: Config, paths: Paths, steps: int | None = None, seconds: float
         start = time.perf_counter()
         with Progress(TextColumn("pretraining"), BarColumn(), TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
                       TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=Console(stderr=True),
-                      transient=True, disable=not show_progress) as bar:
+                      transient=True) as bar:
             task = bar.add_task("pretrain", total=target, completed=first, rate="")
             while learner.step < target and (seconds is None or time.perf_counter() - start < seconds):
                 learned = learner.pretrain(min(CHUNK, target - learner.step))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from learner.checkpoint import load_params
 from learner.replay import Replay
 from specialist import domain as domains
-from specialist.app.builders import prepare_process
+from specialist.app.builders import heldout_goals, prepare_process
 from specialist.config import Config
 from specialist.paths import Paths
 from specialist.proposer import Proposer
@@ -28,7 +28,7 @@ def serving(paths: Paths, cfg: Config, exclude: frozenset = frozenset()):
     meta, model_cfg, params, version = found
     domain = domains.load(meta["domain"])
     proposer = Proposer(domain, model_cfg, params, version, cfg.daemon.seed, cfg.evaluation.samples, 1.0)
-    heldout = {domains.goal_hash(g) for g in domain.curriculum(cfg.daemon.seed)[1]}
+    heldout = {domains.goal_hash(g) for g in heldout_goals(domain, cfg)}
     retrieval = Replay(domain, exclude=frozenset(heldout | set(exclude)))
     if paths.store.exists():
         retrieval.load(Store(paths.store))
