@@ -32,17 +32,18 @@ class Experiments:
     def check(self, proposals: Proposals) -> Checked:
         """Verdicts for every proposed design; returns the round's summary, the best design per
         goal (for expert iteration) and each goal's sampled group with its merits (for the
-        group-relative policy gradient)."""
+        group-relative policy gradient) and its valid refined designs (for hindsight pairs)."""
         records, best, groups, sampled_solved, sampled_best = [], [], [], [], []
         for slot, (task, designs) in enumerate(zip(proposals.tasks, proposals.designs)):
             goal = task.goal
             verdicts = self.domain.verify(goal, designs)
-            tried = [(d, v, "sampled") for d, v in zip(designs, verdicts)]
+            refined = self._refine(task.goal_hash, goal, designs, verdicts)
+            tried = [(d, v, "sampled") for d, v in zip(designs, verdicts)] + refined
             groups.append(Group(task.goal_hash, goal, designs, [v.get("merit") for v in verdicts],
-                                [bool(v.get("solved")) for v in verdicts]))
+                                [bool(v.get("solved")) for v in verdicts],
+                                refined=[d for d, v, _ in refined if "merit" in v]))
             sampled_solved.append(any(v.get("solved") for v in verdicts))
             sampled_best.append(min((v["merit"] for v in verdicts if "merit" in v), default=np.inf))
-            tried += self._refine(task.goal_hash, goal, designs, verdicts)
             for j, (design, verdict, origin) in enumerate(tried):
                 key = f"{proposals.round}:{slot}:{task.goal_hash[:12]}:{j}"
                 records += [("hypotheses", {"key": key, "goal_hash": task.goal_hash, "design": design,

@@ -83,6 +83,20 @@ def save_champion(directory: Path, params, meta: dict) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def load_weights(folder: str | Path, model_cfg: ModelConfig):
+    """(params, meta) of weights saved like the champion (``save_champion``) in ``folder``, if
+    they were made for ``model_cfg``; None if the folder holds none or they are for another
+    model size."""
+    meta_path = Path(folder) / "meta.json"
+    if not meta_path.exists():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if ModelConfig(**meta["model"]) != model_cfg:
+        return None
+    template = abstract_state(model_cfg).params
+    return serialization.from_bytes(template, (Path(folder) / "params.msgpack").read_bytes()), meta
+
+
 def load_params(checkpoints: str | Path, champion: str | Path | None = None):
     """(meta, model config, params, version) of the champion under ``champion`` (if given and
     saved) or else of the newest checkpoint under ``checkpoints``; None if there is neither.

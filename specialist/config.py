@@ -31,6 +31,11 @@ class DaemonConfig:
     rounds_in_flight: int = _f(3, "rounds proposed ahead of verification, so stages overlap")
     skip_families: str = _f("", "comma-separated goal families (a goal's provenance.family) left out of "
                             "training, e.g. to measure forgetting when one arrives later")
+    edge_share: float = _f(0.8, "share of a round's goals drawn towards the edge of ability: a family and "
+                           "difficulty by the MGPO weight of its recent solve rate, then its goal worked on "
+                           "least recently; the rest follow the uniform epochs (0: uniform epochs only)")
+    edge_window: int = _f(2000, "newest verdicts of sampled designs behind each family's and difficulty's "
+                          "solve rate")
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,16 @@ class LearnerConfig:
     pretrain_steps_per_round: int = _f(6, "spectrum-phase steps per verified round (rounds go on meanwhile)")
     synthetic_share: float = _f(0.25, "share of an online batch drawn from simulator-made pairs, so the "
                                 "spectrum skill is rehearsed")
+    hindsight_share: float = _f(0.25, "share of an online batch drawn from hindsight pairs: verified designs "
+                                "(sampled and refined), each with a goal written from its own spectrum "
+                                "(domains offering Hindsight)")
+    hindsight_buffer: int = _f(4096, "hindsight pairs kept for online batches, the newest (0: none made)")
+    hindsight_per_round: int = _f(32, "verified designs of a round turned into hindsight pairs at most "
+                                  "(refined designs first, then sampled ones, chosen by the seed and round)")
     pg_weight: float = _f(0.5, "weight of the group-relative policy-gradient term next to expert iteration")
     mgpo_lambda: float = _f(2.0, "MGPO: a goal's weight is exp(-lambda * KL(p || 0.5)), p its group solve rate")
+    start_from: str = _f("shipped", "weights a new learner starts from: 'shipped' (the domain's, when made for "
+                         "this [model] size), 'scratch', or a folder of weights made by `specialist pretrain --ship`")
 
 
 @dataclass(frozen=True)
@@ -170,7 +183,7 @@ class Config:
 
 
 _POSITIVE = {"goals_per_round", "group", "temperature", "rounds_in_flight", "width", "layers", "heads",
-             "mlp_ratio", "learning_rate", "batch_size", "checkpoint_every", "workers", "refine_top",
+             "edge_window", "mlp_ratio", "learning_rate", "batch_size", "checkpoint_every", "workers", "refine_top",
              "get_timeout_s", "log_every_s", "figure_every_s", "every_steps", "samples", "gate_z",
              "pretrain_steps_per_round", "poll_every_s", "timeout_s", "max_results"}
 
@@ -202,8 +215,15 @@ def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = 
     parts = {name: _section(source, name, globals()[sections[name]], raw.get(name, {})) for name in sections}
     cfg = Config(**parts)
     int_list(cfg.evaluation.budgets, source, "evaluation.budgets")
-    if not 0.0 <= cfg.learner.synthetic_share <= 1.0:
-        raise InputError(source, "learner.synthetic_share", f"is {cfg.learner.synthetic_share!r}; allowed: 0 to 1")
+    for where, share in (("learner.synthetic_share", cfg.learner.synthetic_share),
+                         ("learner.hindsight_share", cfg.learner.hindsight_share),
+                         ("daemon.edge_share", cfg.daemon.edge_share)):
+        if not 0.0 <= share <= 1.0:
+            raise InputError(source, where, f"is {share!r}; allowed: 0 to 1")
+    if cfg.learner.synthetic_share + cfg.learner.hindsight_share > 1.0:
+        raise InputError(source, "learner.hindsight_share", f"is {cfg.learner.hindsight_share!r}, which with "
+                         f"learner.synthetic_share {cfg.learner.synthetic_share!r} exceeds a whole batch; "
+                         "allowed: the two shares summing to at most 1")
     if cfg.model.width % cfg.model.heads:
         raise InputError(source, "model.heads", f"is {cfg.model.heads}, which does not divide model.width "
                          f"{cfg.model.width}; allowed: a divisor of the width")

@@ -42,13 +42,15 @@ class Proposals:
 
 @dataclass(frozen=True)
 class Group:
-    """One goal's sampled designs with their merits (None: rejected), for the policy gradient."""
+    """One goal's sampled designs with their merits (None: rejected), for the policy gradient,
+    and the valid designs refinement made for it (for hindsight pairs; empty without any)."""
 
     goal_hash: str
     goal: dict
     designs: list[dict]
     merits: list[float | None]
     solved: list[bool]
+    refined: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class Learned:
     checkpoint: int | None  # the step checkpointed during the call, if any
     phase: str  # "spectrum" (simulator-made pairs) or "signal" (verified rounds)
     contaminated_refused: int  # held-out goals refused by the replay so far
+    hindsight_rows: int = 0  # hindsight pairs made from verified designs by this learner process
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ below; the loop asks ``isinstance(domain, Synthetic)`` and the like, and goes wi
 missing one serves:
 
     Synthetic     synthetic(seed, count)                   simulator-made pairs: the spectrum phase
+    Hindsight     hindsight(goal, designs, seed)           a verified design's own goal: more exact pairs
     Generator     generate(start, count)                   endless new training goals after the curriculum
     Optimizer     methods, optimize(goal, method, ...)     per-goal optimizers: bench, claims, the yardstick
     LabData       read_result, judge, calibrate            the lab's measured results and the calibration
@@ -99,6 +100,23 @@ class Synthetic(Protocol):
 
 
 @runtime_checkable
+class Hindsight(Protocol):
+    """Every verified design is an exact answer to some goal: the one written from its own
+    behaviour. The learner turns a round's verified designs (sampled and refined) into training
+    pairs with it, so its data grows with every round:
+
+        goals = domain.hindsight(goal, designs, seed)       # per design a goal it meets, or None
+        rows = [domain.encode(g, d) for g, d in zip(goals, designs) if g is not None]
+    """
+
+    def hindsight(self, goal: dict, designs: list[dict], seed: int) -> list[dict | None]:
+        """Per design, a goal with the same domain keys as ``goal`` (media, materials, limits)
+        whose targets the design meets exactly (merit about 0), written from the design's own
+        simulated behaviour; None for a design that is invalid for ``goal`` (or one the domain
+        writes no goal for). The same for a seed."""
+
+
+@runtime_checkable
 class Generator(Protocol):
     """An endless supply of training goals, so the daemon never runs out of new ones.
 
@@ -117,12 +135,16 @@ class Optimizer(Protocol):
 
         for method in domain.methods:              # `specialist bench`, the learning curve's reference
             found = domain.optimize(goal, method, budget, seed)
+        designs = domain.starts(goal, count, seed)  # where its search would start: the portfolio
     """
 
     methods: tuple[str, ...]
 
     def optimize(self, goal: dict, method: str, budget: int, seed: int = 0) -> dict:
         """{"design" (None if nothing valid), "merit", "solved", "evaluations" <= budget}."""
+
+    def starts(self, goal: dict, count: int, seed: int = 0) -> list[dict]:
+        """``count`` designs the first method would start its search from (no evaluation spent)."""
 
 
 @runtime_checkable
@@ -174,10 +196,16 @@ class Benchmarks(Protocol):
 
         goals = domain.validation_goals()                    # `specialist bench --validation`
         rows = domain.classic(search, budgets, seed)         # `specialist bench --classic`
+        goals = domain.ood_goals(skipped_families)           # `specialist bench --ood`
     """
 
     def validation_goals(self) -> list[dict]:
         """Goals apart from the curriculum's training and held-out goals of every seed used."""
+
+    def ood_goals(self, skipped: Sequence[str] = ()) -> list[dict]:
+        """Goals outside anything training sees (whatever the domain holds out of pretraining
+        and generation, and held-out goals of the ``skipped`` families), each with a
+        ``provenance.family``: the out-of-distribution check."""
 
     def classic(self, search: Callable | None, budgets: Sequence[int], seed: int = 0) -> list[dict]:
         """Problems with known answers solved at each budget, by the optimizers and by ``search``
@@ -185,7 +213,21 @@ class Benchmarks(Protocol):
         rows with at least {"problem", "summary"}."""
 
 
-CAPABILITIES = (Synthetic, Generator, Optimizer, LabData, Curves, ClaimCheck, Benchmarks)
+@runtime_checkable
+class Pretrained(Protocol):
+    """Weights the domain package ships, made by ``specialist pretrain --ship``; a daemon starts
+    from them unless its configuration says otherwise (``learner.start_from``).
+
+        folder = domain.weights()          # params.msgpack and meta.json (with provenance), or None
+    """
+
+    def weights(self) -> Path | None:
+        """The folder of the shipped weights, or None if the package ships none."""
+
+
+CAPABILITIES = (Synthetic, Hindsight, Generator, Optimizer, LabData, Curves, ClaimCheck, Benchmarks,
+                Pretrained)
+
 
 def available() -> dict[str, Any]:
     """Installed domain classes by name; a plugin that fails to import warns and is skipped."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from functools import partial
 
 import jax
@@ -10,16 +11,27 @@ import jax.numpy as jnp
 import numpy as np
 
 from specialist.core import Proposals, Task
+from specialist.domain import END, Optimizer
 from specialist.model import ModelConfig, Specialist, empty_cache
 
 # Budget per refined candidate at test time, as the gradient baseline spends per start; chosen
 # on the validation split (budget 1000: 82 % solved refining 1 candidate, 87 % refining 3).
 EVALS_PER_REFINED = 300
+# Budgets from which the domain optimizer's own starts join the candidates (a portfolio: where
+# the model knows little, refinement still starts where the optimizer would), and how many.
+PORTFOLIO_FROM, PORTFOLIO_STARTS = 30, 2
+
+
+def verified(budget: int) -> int:
+    """How many candidates a budget verifies before refining: all of a small budget, a fifth of
+    a larger one (at least 10, at most 64), so refinement keeps most of it."""
+    return budget if budget <= 10 else min(64, max(10, budget // 5))
 
 
 @partial(jax.jit, static_argnames=("cfg",))
 def sample(params, cfg: ModelConfig, cond_BxC, key, temperature=1.0):
-    """tokens_BxT sampled autoregressively (T = cfg.max_tokens); read each row up to END.
+    """(tokens_BxT, logp_B): tokens sampled autoregressively (T = cfg.max_tokens; read each row up
+    to END) and each row's mean log-likelihood per token, END included (at temperature 1).
 
     Args:
         params: the model's parameters.
@@ -32,15 +44,18 @@ def sample(params, cfg: ModelConfig, cond_BxC, key, temperature=1.0):
     B = cond_BxC.shape[0]
 
     def step(carry, pos):
-        token_B, caches, key = carry
+        token_B, caches, key, done_B, logp_B, count_B = carry
         key, sub = jax.random.split(key)
         logits_BxV, caches = model.apply(params, cond_BxC, token_B, pos, caches, method=Specialist.decode_step)
         token_B = jax.random.categorical(sub, logits_BxV / temperature).astype(jnp.int32)
-        return (token_B, caches, key), token_B
+        chosen_B = jnp.take_along_axis(jax.nn.log_softmax(logits_BxV), token_B[:, None], axis=1)[:, 0]
+        live_B = ~done_B
+        logp_B, count_B = logp_B + jnp.where(live_B, chosen_B, 0.0), count_B + live_B
+        return (token_B, caches, key, done_B | (token_B == END), logp_B, count_B), token_B
 
-    start = (jnp.zeros(B, jnp.int32), empty_cache(cfg, B), key)
-    _, tokens_TxB = jax.lax.scan(step, start, jnp.arange(cfg.max_tokens))
-    return tokens_TxB.T
+    start = (jnp.zeros(B, jnp.int32), empty_cache(cfg, B), key, jnp.zeros(B, bool), jnp.zeros(B), jnp.zeros(B))
+    (_, _, _, _, logp_B, count_B), tokens_TxB = jax.lax.scan(step, start, jnp.arange(cfg.max_tokens))
+    return tokens_TxB.T, logp_B / jnp.maximum(count_B, 1)
 
 
 class Proposer:
@@ -65,15 +80,26 @@ class Proposer:
     def propose(self, round_: int, tasks: list[Task]) -> Proposals:
         """``group`` designs per task; the same round and parameters always give the same designs."""
         key = jax.random.fold_in(jax.random.key(self.seed), round_)
-        designs = self._designs([t.goal for t in tasks], self.group, key)
+        designs = [[d for d, _ in ranked] for ranked in self.designs([t.goal for t in tasks], self.group, key)]
         return Proposals(round=round_, version=self.version, tasks=list(tasks), designs=designs)
 
-    def _designs(self, goals: list[dict], group: int, key) -> list[list[dict]]:
-        """``group`` designs per goal from one batched sampling call."""
-        cond_BxC = np.repeat(np.stack([self.domain.encode(g)[0] for g in goals]), group, axis=0)
-        tokens = np.asarray(sample(self.params, self.cfg, cond_BxC, key, self.temperature))
-        return [[self.domain.decode(g, tokens[i * group + j].tolist()) for j in range(group)]
-                for i, g in enumerate(goals)]
+    def designs(self, goals: list[dict], count: int, key, unique: bool = False) -> list[list[tuple[dict, float]]]:
+        """``count`` sampled (design, mean log-likelihood per token) per goal from one batched
+        call; with ``unique``, repeated designs dropped and the rest ranked most likely first."""
+        cond_BxC = np.repeat(np.stack([self.domain.encode(g)[0] for g in goals]), count, axis=0)
+        tokens, logp = sample(self.params, self.cfg, cond_BxC, key, self.temperature)
+        tokens, logp = np.asarray(tokens), np.asarray(logp, np.float64)
+        out = []
+        for i, g in enumerate(goals):
+            rows = [(self.domain.decode(g, tokens[i * count + j].tolist()), float(logp[i * count + j]))
+                    for j in range(count)]
+            if unique:
+                seen: dict[str, tuple[dict, float]] = {}
+                for design, lp in rows:
+                    seen.setdefault(json.dumps(design, sort_keys=True), (design, lp))
+                rows = sorted(seen.values(), key=lambda r: -r[1])
+            out.append(rows)
+        return out
 
     def best(self, goal: dict, budget: int, samples: int | None = None, retrieval=None,
              retrieved: int = 0, refine_top: int = 2, seed: int = 0) -> dict:
@@ -84,39 +110,51 @@ class Proposer:
                retrieved: int = 0, refine_top: int = 2, seed: int = 0) -> list[dict[int, dict]]:
         """Test-time compute for goals at several budgets, with the same candidates for each.
 
-        Candidates alternate between the nearest known goals' best designs (``retrieval``, a
-        ``learner.replay.Replay``; up to ``retrieved`` of them) and ``samples`` designs sampled
-        for the goal (one batched call for all goals). Budget b verifies the first min(b,
-        candidates), one evaluation each, then spends the rest refining the ``refine_top`` best
-        through the domain (``refine_top`` more per ``EVALS_PER_REFINED`` evaluations of budget:
-        a long refinement gains from diverse starts).
+        The model's own compute costs no evaluations: ``samples`` designs are sampled per goal
+        (one batched call for all goals), repeats dropped, the rest ranked by the model's
+        likelihood. Candidates alternate between the nearest known goals' best designs
+        (``retrieval``, a ``learner.replay.Replay``; up to ``retrieved`` of them) and the
+        ranked samples; from budget PORTFOLIO_FROM on, PORTFOLIO_STARTS of the domain
+        optimizer's own starts (Optimizer capability) join them. Budget b verifies the first
+        ``verified(b)`` in one batch, one evaluation each, then spends the rest refining the
+        ``refine_top`` best through the domain (``refine_top`` more per ``EVALS_PER_REFINED``
+        evaluations of budget: a long refinement gains from diverse starts).
 
         Returns:
-            Per goal, per budget: {"design", "merit", "solved", "evaluations"}; design None if
-            nothing valid was found.
+            Per goal, per budget: {"design", "merit", "solved", "evaluations", "source"}
+            ("sampled", "retrieved", "optimizer start" or "refined"); design None if nothing
+            valid was found.
         """
         samples = samples or self.group
-        sampled = self._designs(goals, samples, jax.random.key(seed))
+        sampled = self.designs(goals, samples, jax.random.key(seed), unique=True)
+        portfolio = isinstance(self.domain, Optimizer) and max(budgets) >= PORTFOLIO_FROM
         out = []
         for goal, own in zip(goals, sampled):
-            near = retrieval.nearest(goal, retrieved) if retrieval is not None else []
-            candidates = [d for pair in itertools.zip_longest(near, own) for d in pair if d is not None]
-            verdicts = self.domain.verify(goal, candidates)
-            out.append({b: self._spend(goal, candidates, verdicts, b, refine_top) for b in budgets})
+            near = [(d, "retrieved") for d in (retrieval.nearest(goal, retrieved) if retrieval is not None else [])]
+            mine = [(d, "sampled") for d, _ in own]
+            ranked = [c for pair in itertools.zip_longest(near, mine) for c in pair if c is not None]
+            starts = [(d, "optimizer start") for d in self.domain.starts(goal, PORTFOLIO_STARTS, seed)] \
+                if portfolio else []
+            verdicts = self.domain.verify(goal, [d for d, _ in ranked + starts])
+            out.append({b: self._spend(goal, ranked, starts if b >= PORTFOLIO_FROM else [],
+                                       verdicts, b, refine_top) for b in budgets})
         return out
 
-    def _spend(self, goal: dict, candidates: list[dict], verdicts: list[dict], budget: int,
+    def _spend(self, goal: dict, ranked: list, starts: list, verdicts: list[dict], budget: int,
                refine_top: int) -> dict:
-        n = min(budget, len(candidates))
-        scored = [(v["merit"], d, v) for d, v in zip(candidates[:n], verdicts[:n]) if "merit" in v]
-        spent = n
+        # the optimizer's starts take the last places of the verified candidates
+        n = min(verified(budget) - len(starts), len(ranked))
+        chosen = list(zip(ranked[:n], verdicts[:n])) + list(zip(starts, verdicts[len(ranked):]))
+        scored = [(v["merit"], d, v, source) for (d, source), v in chosen if "merit" in v]
+        spent = len(chosen)
         if scored and budget > spent:
             top = refine_top * max(1, budget // EVALS_PER_REFINED)
-            starts = [d for _, d, _ in sorted(scored, key=lambda s: s[0])[:top]]
-            refined, rverdicts, used = self.domain.refine(goal, starts, budget - spent)
+            best = [d for _, d, _, _ in sorted(scored, key=lambda s: s[0])[:top]]
+            refined, rverdicts, used = self.domain.refine(goal, best, budget - spent)
             spent += used
-            scored += [(v["merit"], d, v) for d, v in zip(refined, rverdicts) if "merit" in v]
+            scored += [(v["merit"], d, v, "refined") for d, v in zip(refined, rverdicts) if "merit" in v]
         if not scored:
-            return {"design": None, "merit": None, "solved": False, "evaluations": spent}
-        merit, design, verdict = min(scored, key=lambda s: s[0])
-        return {"design": design, "merit": merit, "solved": bool(verdict["solved"]), "evaluations": spent}
+            return {"design": None, "merit": None, "solved": False, "evaluations": spent, "source": None}
+        merit, design, verdict, source = min(scored, key=lambda s: s[0])
+        return {"design": design, "merit": merit, "solved": bool(verdict["solved"]), "evaluations": spent,
+                "source": source}

@@ -54,6 +54,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE calibrations (version INTEGER PRIMARY KEY, body TEXT NOT NULL, rms_before REAL NOT NULL,
         rms_after REAL NOT NULL, created_at REAL NOT NULL);
     """,
+    # Hypotheses by goal and round, so the round schedule reads each goal's last round from the
+    # index alone (it also serves every lookup by goal the old index served).
+    """
+    CREATE INDEX hypotheses_goal_round ON hypotheses(goal_hash, round);
+    DROP INDEX hypotheses_goal;
+    """,
 )
 
 # Per table: its key column; for tables whose records may be superseded, the condition under

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from specialist import domain
-from specialist.domain import (END, Benchmarks, ClaimCheck, Curves, Domain, Generator, LabData, Optimizer, Synthetic,
-                               goal_hash)
+from specialist.domain import (END, Benchmarks, ClaimCheck, Curves, Domain, Generator, Hindsight, LabData, Optimizer,
+                               Synthetic, goal_hash)
 from specialist.errors import InputError
 from tests.toy_domain import ToyDomain
 
@@ -141,6 +141,28 @@ def test_synthetic_pairs_are_seeded_and_each_design_meets_its_goal(case):
         assert verdict.get("solved") is True, verdict
         cond, tokens = d.encode(goal, design)
         assert cond.shape == (d.spec.cond_dim,) and tokens[-1] == END
+
+
+def test_hindsight_goals_are_seeded_and_met_by_their_designs(case):
+    d, train, _ = _offering(case, Hindsight)
+    goal = train[0]
+    designs = [_design(d, goal, seed) for seed in range(2, 7)]
+    goals = d.hindsight(goal, designs, 11)
+    assert len(goals) == len(designs)
+    assert json.dumps(goals, sort_keys=True) == json.dumps(d.hindsight(goal, designs, 11), sort_keys=True)
+    made = 0
+    for written, design, original in zip(goals, designs, d.verify(goal, designs)):
+        if "rejected" in original:
+            assert written is None  # a design invalid for the goal gets no goal
+            continue
+        if written is None:
+            continue
+        made += 1
+        assert set(goal) - {"provenance"} <= set(written) and goal_hash(written) != goal_hash(goal)
+        (verdict,) = d.verify(written, [design])
+        assert verdict.get("solved") is True and verdict["merit"] < 1e-3, verdict
+        assert d.encode(written, design)[1][-1] == END
+    assert made >= 1
 
 
 def test_generated_goals_are_a_fixed_endless_sequence_apart_from_the_curriculum(case):

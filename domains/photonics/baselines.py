@@ -230,6 +230,14 @@ def _gradient(scorer: Budgeted, rng: np.random.Generator) -> None:
     gradient_search(scorer, mats, d, rng)
 
 
+def starts(ev: Evaluator, n: int, rng: np.random.Generator):
+    """(mats_BxL, d_BxL) of ``n`` starts: quarter-wave stacks and thin multistarts in turn."""
+    n_qw = (n + 1) // 2
+    mats, d = _thin_starts(ev, n, rng)
+    mats[:n_qw], d[:n_qw] = _quarter_wave_starts(ev, n_qw, rng)
+    return mats, d
+
+
 def gradient_search(scorer: Budgeted, mats_BxL: np.ndarray, d_BxL: np.ndarray, rng: np.random.Generator) -> None:
     """Adam from the given designs, then the best grown by needles and refined again
     (Tikhonravov's needle method, simplified), until the budget is spent; at the layer limit,

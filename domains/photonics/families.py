@@ -51,7 +51,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from domains.photonics import goals, materials, spectra
+from domains.photonics import bands, goals, materials, spectra
 from domains.photonics.design import Design
 from specialist.domain import goal_hash
 
@@ -65,6 +65,7 @@ _SUBSTRATES = ("N-BK7", "SiO2", {"name": "glass", "n": 1.52})
 _WL = (400.0, 1000.0)  # nm; every library dielectric is valid here
 _SPLIT_STRIDE = 2 ** 20  # family seeds per split seed; held-out seeds use the upper half
 _ENDLESS_SEED = 2 ** 40  # family seeds of the endless sequence start here, far above every split's
+_OOD_SEED = 2 ** 41  # family seeds of the out-of-distribution goals
 _GRID, _LAYERS = 64, 16  # hidden spectra are computed padded to these sizes: few solver shapes
 
 
@@ -119,11 +120,69 @@ def split(n_train: int = 200, n_heldout: int = 60, seed: int = 0) -> tuple[list[
 
 def endless(start: int, count: int) -> list[dict]:
     """Goals ``start`` to ``start + count - 1`` of an endless sequence cycling through every
-    family, with family seeds from 2**40 up: apart from the seeds of any split."""
+    family, with family seeds from 2**40 up: apart from the seeds of any split. Half of them
+    (all but curve_hidden, whose hidden design is exact only where it was drawn) are moved to
+    another part of the spectrum (``rescale``), so the sequence spans UV to near infrared."""
     if not (start >= 0 and count >= 0):
         raise ValueError(f"endless needs start >= 0 and count >= 0, got {start} and {count}")
-    return [generate(FAMILIES[i % len(FAMILIES)], _ENDLESS_SEED + i // len(FAMILIES))
-            for i in range(start, start + count)]
+    out = []
+    for i in range(start, start + count):
+        family, seed = FAMILIES[i % len(FAMILIES)], _ENDLESS_SEED + i // len(FAMILIES)
+        goal = generate(family, seed)
+        rng = np.random.default_rng([seed, FAMILIES.index(family), 0x5CA1E])
+        if family != "curve_hidden" and rng.random() < 0.5:
+            goal = rescale(goal, rng)
+        out.append(goal)
+    return out
+
+
+def ood(skipped: tuple[str, ...] = (), per_family: int = 3) -> list[dict]:
+    """Goals outside what training sees: ``per_family`` goals of every family but curve_hidden
+    moved into the band no pretraining pair or generated goal uses (``bands.OOD_NM``), then
+    ``per_family`` held-out goals of each family in ``skipped`` (those a daemon was told to skip).
+    Family seeds from 2**41 up: apart from every split and the endless sequence."""
+    out = []
+    for k in range(per_family):
+        for family in FAMILIES:
+            if family == "curve_hidden":
+                continue
+            rng = np.random.default_rng([_OOD_SEED + k, FAMILIES.index(family), 0x00D])
+            goal = rescale(generate(family, _OOD_SEED + k), rng, rng.uniform(*bands.OOD_NM))
+            out.append({**goal, "provenance": {**goal["provenance"], "ood": "band"}})
+    for family in skipped:
+        for k in range(per_family):
+            goal = generate(family, _OOD_SEED + _SPLIT_STRIDE + k)
+            out.append({**goal, "provenance": {**goal["provenance"], "ood": "family"}})
+    return out
+
+
+def rescale(goal: dict, rng: np.random.Generator, reference: float | None = None) -> dict:
+    """The goal moved to ``reference`` nm (default: drawn log-uniformly over 280-2200 nm outside
+    the band kept for the out-of-distribution check, ``bands.OOD_NM``): wavelengths and the
+    thickness range scaled alike; a library material without data over the new window becomes
+    an inline one of its index at the old centre, so the physics stays about as hard."""
+    wl = [w for t in goal["targets"] for w in np.atleast_1d(t["wavelength_nm"])]
+    centre = math.sqrt(min(wl) * max(wl))
+    factor = (reference or bands.reference(rng)) / centre
+    window = (min(wl) * factor, max(wl) * factor)
+
+    def medium(spec, name):
+        if isinstance(spec, dict) or _valid((spec,), window):
+            return spec
+        n = materials.parse(spec, "families", "materials").nk(np.array([centre]))[0].real
+        return {"name": name, "n": round(float(n), 3)}
+
+    targets = []
+    for t in goal["targets"]:
+        w = t["wavelength_nm"]
+        moved = round(w * factor, 1) if not isinstance(w, list) else [round(x * factor, 1) for x in w]
+        targets.append({**t, "wavelength_nm": moved})
+    lo, hi = goal["thickness_nm"]
+    body = {**goal, "substrate": medium(goal["substrate"], "substrate"),
+            "materials": [medium(m, f"{m}-like") for m in goal["materials"]],
+            "thickness_nm": [lo, round(hi * max(1.0, factor), 1)], "targets": targets,
+            "provenance": {**goal["provenance"], "rescaled": round(factor, 4)}}
+    return {**body, "name": _name(goal["provenance"]["family"], goal["provenance"]["seed"], targets)}
 
 
 # --- shared pieces ---------------------------------------------------------------------------
@@ -163,24 +222,35 @@ def _pick(rng: np.random.Generator, options: tuple) -> Any:
     return dict(choice) if isinstance(choice, dict) else choice
 
 
-def _substrate(rng: np.random.Generator) -> Any:
-    return _pick(rng, _SUBSTRATES)
+def _substrate(rng: np.random.Generator, window: tuple[float, float] = _WL) -> Any:
+    return _pick(rng, _valid(_SUBSTRATES, window))
 
 
-def _materials(rng: np.random.Generator, count: int, contrast: bool = True) -> list:
-    """``count`` materials: a high-index one, a low-index one, then others.
+def _materials(rng: np.random.Generator, count: int, contrast: bool = True,
+               window: tuple[float, float] = _WL) -> list:
+    """``count`` materials: a high-index one, a low-index one, then others, each valid over
+    ``window`` (nm; inline materials stand in where too few library ones are).
 
     ``contrast`` keeps the high-index one >= 2.1 (reflectors, edges); without it HfO2 and
     Si3N4 may be the high-index material (AR coatings, beamsplitters).
     """
-    if rng.random() < 0.3:  # inline, non-dispersive
+    highs = _valid(_HIGH if contrast else _HIGH + _MID[:2], window)
+    if rng.random() < 0.3 or not highs:  # inline, non-dispersive
         inline = [{"name": "H", "n": _u(rng, 2.1 if contrast else 1.95, 2.4, 3)},
                   {"name": "L", "n": _u(rng, 1.38, 1.48, 3)}, {"name": "M", "n": _u(rng, 1.6, 1.85, 3)}]
-        return (inline + [_pick(rng, _MID)])[:count]
-    high = _pick(rng, _HIGH if contrast else _HIGH + _MID[:2])
-    low = _pick(rng, _LOW)
-    rest = [m for m in _HIGH + _MID + _LOW if m not in (high, low)]
+        return (inline + [_pick(rng, _valid(_MID, window) or ({"name": "N", "n": 1.7},))])[:count]
+    high = _pick(rng, highs)
+    low = _pick(rng, _valid(_LOW, window) or ({"name": "L", "n": 1.45},))
+    rest = [m for m in _valid(_HIGH + _MID + _LOW, window) if m not in (high, low)]
     return [high, low] + [rest[j] for j in sorted(rng.permutation(len(rest))[:count - 2])]
+
+
+def _valid(options: tuple, window: tuple[float, float]) -> tuple:
+    """The options (library names or inline materials) whose data cover ``window`` nm."""
+    def covers(spec) -> bool:
+        lo, hi = materials.parse(spec, "families", "materials").valid_nm
+        return lo <= window[0] and window[1] <= hi
+    return tuple(o for o in options if covers(o))
 
 
 def _admittances(specs: list, wl: float, angle: float = 0.0, pol: str = "s") -> list[float]:

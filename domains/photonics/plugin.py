@@ -1,14 +1,7 @@
 """Photonics as a specialist domain: thin-film coatings for a goal spectrum.
 
-Tokens: a design is (material, thickness bin) per layer from the incident side, then END.
-Material tokens index the goal's material list (first K_MAX materials); thickness bins split the
-goal's [lo, hi] thickness range into N_BINS equal bins, decoded at their centres.
-
-Conditioning (float32, COND_DIM): on a fixed grid of GRID_POINTS wavelengths over GRID_NM, for
-each quantity (R, T, A) and angle bucket (normal, oblique), four channels: presence of a "<=",
-">=" and "=" target and its value; then n and k of each material slot and n of the substrate at
-five reference wavelengths; then max_layers, the thickness range, the oblique angle and the
-number of materials, each scaled to about [0, 1].
+Tokens and conditioning are described in ``encoding`` (optical thickness in fine quarter-wave
+bins at the goal's reference wavelength; conditioning on a grid relative to it).
 """
 
 from __future__ import annotations
@@ -20,53 +13,36 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from domains.photonics import (baselines, calibration as calibration_mod, classic as classic_mod, design as design_mod,
-                               extract, families, goals as goals_mod, merit, results, synthetic)
-from specialist.domain import END, Spec
-
-K_MAX, N_BINS, L_MAX = 8, 64, 32
-GRID_NM, GRID_POINTS = (400.0, 1000.0), 64
-_REF_NM = np.array([400.0, 550.0, 700.0, 850.0, 1000.0])
-_MAT0 = END + 1  # first id after the reserved PAD, BOS, END
-_BIN0 = _MAT0 + K_MAX
-_SLOTS = [(q, b) for q in ("R", "T", "A") for b in ("normal", "oblique")]
-COND_DIM = len(_SLOTS) * 4 * GRID_POINTS + K_MAX * 2 * len(_REF_NM) + len(_REF_NM) + 5
+                               encoding, extract, families, goals as goals_mod, merit, results, synthetic)
+from specialist.domain import Spec
 
 
 class PhotonicsDomain:
     """Thin-film coating design, verified by the transfer-matrix solver.
 
     Beyond the Domain protocol it offers every optional capability of ``specialist.domain``:
-    Synthetic, Generator, Optimizer, LabData, Curves, ClaimCheck and Benchmarks.
+    Synthetic, Hindsight, Generator, Optimizer, LabData, Curves, ClaimCheck, Benchmarks and Pretrained.
     """
 
-    spec = Spec("photonics", vocab_size=_BIN0 + N_BINS, max_tokens=2 * L_MAX + 1, cond_dim=COND_DIM)
+    spec = Spec("photonics", vocab_size=encoding.VOCAB, max_tokens=encoding.MAX_TOKENS, cond_dim=encoding.COND_DIM)
     methods = baselines.METHODS
 
     def __init__(self, cache_size: int = 64):
         self._evaluators: OrderedDict[str, merit.Evaluator] = OrderedDict()
-        self._goals: OrderedDict[str, goals_mod.Goal] = OrderedDict()
+        self._goals: OrderedDict[str, tuple[goals_mod.Goal, encoding.Frame]] = OrderedDict()
         self._cache_size = cache_size
 
     def curriculum(self, seed: int) -> tuple[list[dict], list[dict]]:
         return families.split(seed=seed)
 
     def encode(self, goal: dict, design: dict | None = None):
-        g = self._goal(goal)
-        return _condition(g), None if design is None else _tokens(g, self._design(g, design))
+        g, f = self._framed(goal)
+        cond = encoding.condition(g, f)
+        return cond, None if design is None else encoding.tokens(g, f, self._design(g, design))
 
     def decode(self, goal: dict, tokens: Sequence[int]) -> dict:
-        g = self._goal(goal)
-        lo, hi = g.thickness_nm
-        layers, material = [], None
-        for tok in tokens:
-            if tok == END:
-                break
-            if _MAT0 <= tok < _BIN0 and tok - _MAT0 < len(g.materials):
-                material = g.materials[tok - _MAT0]
-            elif tok >= _BIN0 and material is not None and len(layers) < g.max_layers:
-                layers.append((material, lo + (tok - _BIN0 + 0.5) / N_BINS * (hi - lo)))
-                material = None
-        return g.design(layers).to_json()
+        g, f = self._framed(goal)
+        return g.design(encoding.layers(g, f, tokens)).to_json()
 
     def verify(self, goal: dict, designs: Sequence[dict]) -> list[dict]:
         ev = self._evaluator(goal)
@@ -138,6 +114,13 @@ class PhotonicsDomain:
                 "merit": float(r.merit) if found else None,
                 "solved": bool(found and r.merit <= ev.goal.solved_below), "evaluations": r.evaluations}
 
+    def starts(self, goal: dict, count: int, seed: int = 0) -> list[dict]:
+        """Where the gradient method starts: quarter-wave stacks and thin multistarts, in turn
+        (Optimizer)."""
+        ev = self._evaluator(goal)
+        mats, d = baselines.starts(ev, count, np.random.default_rng([int(seed), 0x57A7]))
+        return [ev.decode(m, x).to_json() for m, x in zip(mats, d)]
+
     def generate(self, start: int, count: int) -> list[dict]:
         """Goals of every family drawn with seeds no split uses, one after another for ever
         (``families.endless``; Generator)."""
@@ -147,6 +130,12 @@ class PhotonicsDomain:
         """(goal, design) pairs made by the simulator, each design meeting its goal: the data of
         the pretraining ("spectrum") phase (Synthetic)."""
         return synthetic.pairs(seed, count)
+
+    def hindsight(self, goal: dict, designs: Sequence[dict], seed: int = 0) -> list[dict | None]:
+        """Per design, a goal written from its own spectrum that it meets exactly (None for a
+        design invalid for ``goal``): the learner's hindsight pairs (``synthetic.hindsight``;
+        Hindsight)."""
+        return synthetic.hindsight(goal, list(designs), seed)
 
     def read_result(self, csv_path: Path, sidecar_path: Path, csv_label: str, sidecar_label: str) -> dict:
         """A measured result pair (spectrum CSV and JSON sidecar) as its ``results`` row, checked
@@ -168,19 +157,37 @@ class PhotonicsDomain:
         test-time settings without touching the test set (Benchmarks)."""
         return families.split(n_heldout=39, seed=1)[1]
 
+    def ood_goals(self, skipped=()) -> list[dict]:
+        """Every family but curve_hidden moved into the wavelength band that pretraining and the
+        generator leave out (``synthetic.OOD_NM``, 1150-1450 nm), and held-out goals of the
+        ``skipped`` families (``families.ood``; Benchmarks)."""
+        return families.ood(tuple(skipped))
+
     def classic(self, search, budgets, seed: int = 0) -> list[dict]:
         """A broadband antireflection coating and a quarter-wave reflector at each budget
         (``classic.run``; Benchmarks)."""
         return classic_mod.run(self, search, budgets, seed)
+
+    def weights(self) -> Path | None:
+        """The weights this package ships (``weights/``: params.msgpack and meta.json with its
+        provenance), made by ``specialist pretrain --ship``; None if absent (Pretrained)."""
+        folder = Path(__file__).with_name("weights")
+        return folder if (folder / "meta.json").exists() and (folder / "params.msgpack").exists() else None
 
     def _evaluator(self, goal: dict) -> merit.Evaluator:
         return _cached(self._evaluators, goal, self._cache_size,
                        lambda: merit.Evaluator(self._goal(goal)))
 
     def _goal(self, goal: dict) -> goals_mod.Goal:
-        """The parsed goal; parsing is cheap next to an Evaluator, so encoding stays fast."""
-        return _cached(self._goals, goal, 4 * self._cache_size,
-                       lambda: goals_mod.parse(goal, goal.get("name", "goal")))
+        return self._framed(goal)[0]
+
+    def _framed(self, goal: dict) -> tuple[goals_mod.Goal, encoding.Frame]:
+        """The parsed goal and its reference frame; both are cheap next to an Evaluator, so
+        encoding stays fast."""
+        def make():
+            g = goals_mod.parse(goal, goal.get("name", "goal"))
+            return g, encoding.frame(g)
+        return _cached(self._goals, goal, 4 * self._cache_size, make)
 
     @staticmethod
     def _design(g, obj: dict):
@@ -196,37 +203,3 @@ def _cached(cache: OrderedDict, goal: dict, size: int, make):
             cache.popitem(last=False)
     cache.move_to_end(key)
     return cache[key]
-
-
-def _tokens(g, design) -> list[int]:
-    lo, hi = g.thickness_nm
-    index = {m.key: i for i, m in enumerate(g.materials[:K_MAX])}
-    out = []
-    for m, t in design.layers[:L_MAX]:
-        if m.key not in index:
-            continue
-        b = int(np.clip(np.floor((t - lo) / max(hi - lo, 1e-9) * N_BINS), 0, N_BINS - 1))
-        out += [_MAT0 + index[m.key], _BIN0 + b]
-    return out + [END]
-
-
-def _condition(g) -> np.ndarray:
-    grid = np.linspace(*GRID_NM, GRID_POINTS)
-    spectral = np.zeros((len(_SLOTS), 4, GRID_POINTS), np.float32)
-    for t in g.targets:
-        slot = _SLOTS.index((t.quantity, "normal" if t.angle_deg == 0 else "oblique"))
-        lo, hi = t.wavelength_nm
-        inside = (grid >= lo) & (grid <= hi) if hi > lo else np.arange(GRID_POINTS) == np.argmin(np.abs(grid - lo))
-        rel = goals_mod.RELATIONS.index(t.relation)
-        spectral[slot, rel, inside] = 1.0
-        values = np.interp(grid, t.grid(), t.value) if t.points > 1 else np.full(GRID_POINTS, t.value[0])
-        spectral[slot, 3, inside] = values[inside]
-    mats = np.zeros((K_MAX, 2, len(_REF_NM)), np.float32)
-    for i, m in enumerate(g.materials[:K_MAX]):
-        nk = m.nk(np.clip(_REF_NM, *m.valid_nm))
-        mats[i] = nk.real / 4.0, nk.imag / 10.0
-    sub = g.substrate.nk(np.clip(_REF_NM, *g.substrate.valid_nm)).real / 4.0
-    oblique = [t.angle_deg for t in g.targets if t.angle_deg > 0]
-    scalars = [g.max_layers / L_MAX, g.thickness_nm[0] / 1000, g.thickness_nm[1] / 1000,
-               (np.mean(oblique) if oblique else 0.0) / 90, min(len(g.materials), K_MAX) / K_MAX]
-    return np.concatenate([spectral.ravel(), mats.ravel(), sub, scalars]).astype(np.float32)

@@ -34,6 +34,7 @@ from specialist import domain as domains
 from specialist.app.schedule import next_round, round_goals, train_goals
 from specialist.config import Config
 from specialist.core import Checked
+from specialist.errors import InputError
 from specialist.paths import Paths
 from specialist.proposer import Proposer
 from specialist.store import Store
@@ -76,12 +77,27 @@ def build_feeds(cfg: Config, paths: Paths) -> FeedWorker:
 
 
 def build_learner(cfg: Config, paths: Paths) -> LearnerWorker:
-    """The learner, restored from the data directory's last checkpoint, refusing held-out goals."""
+    """The learner, restored from the data directory's last checkpoint (or, the first time,
+    started from ``learner.start_from``), refusing held-out goals."""
     prepare_process(paths)
     d = domains.load(cfg.daemon.domain)
     heldout = frozenset(domains.goal_hash(g) for g in heldout_goals(d, cfg))
     return LearnerWorker(d, cfg.model.for_domain(d.spec), cfg.learner, cfg.daemon.seed, Store(paths.store),
-                         Checkpoints(paths.checkpoints), heldout)
+                         Checkpoints(paths.checkpoints), heldout, start_weights(cfg, d))
+
+
+def start_weights(cfg: Config, d: domains.Domain) -> Path | None:
+    """The folder of weights a new learner starts from (``learner.start_from``), or None."""
+    choice = cfg.learner.start_from
+    if choice == "scratch":
+        return None
+    if choice == "shipped":
+        return d.weights() if isinstance(d, domains.Pretrained) else None
+    folder = Path(choice).expanduser().absolute()
+    if not (folder / "meta.json").exists() or not (folder / "params.msgpack").exists():
+        raise InputError("learner.start_from", "", f"is '{choice}', which holds no weights (params.msgpack and "
+                         "meta.json); allowed: 'shipped', 'scratch' or a folder made by `specialist pretrain --ship`")
+    return folder
 
 
 def build_evaluation(cfg: Config, paths: Paths) -> Evaluation:
@@ -125,7 +141,7 @@ class InProcess:
 
     def step(self, learn: bool = True) -> Checked:
         """One round: propose, verify and refine, then (optionally) learn; returns the check."""
-        proposals = self.proposer.propose(self.round, round_goals(self.goals, self.round, self.cfg))
+        proposals = self.proposer.propose(self.round, round_goals(self.goals, self.round, self.cfg, self.store))
         checked = self.experiments.check(proposals)
         if learn:
             self.learner.learn(checked)

@@ -7,22 +7,25 @@ champion (else its newest checkpoint) with retrieval over the store's training g
 
 from __future__ import annotations
 
-from learner.checkpoint import load_params
+from learner.checkpoint import load_params, load_weights
 from learner.replay import Replay
 from specialist import domain as domains
-from specialist.app.builders import heldout_goals, prepare_process
-from specialist.config import Config
+from specialist.app.builders import heldout_goals, prepare_process, start_weights
+from specialist.config import Config, ModelConfig
 from specialist.paths import Paths
 from specialist.proposer import Proposer
 from specialist.store import Store
 
 
 def serving(paths: Paths, cfg: Config, exclude: frozenset = frozenset()):
-    """(proposer, retrieval) of the champion, else the newest checkpoint, sampling
-    ``cfg.evaluation.samples`` designs per goal; retrieval never offers the domain's held-out goals
-    nor ``exclude``; (None, None) without a checkpoint."""
+    """(proposer, retrieval) of the champion, else the newest checkpoint, else the weights a new
+    learner would start from (``learner.start_from``), sampling ``cfg.evaluation.samples`` designs
+    per goal; retrieval never offers the domain's held-out goals nor ``exclude``; (None, None)
+    without any of them."""
     prepare_process(paths)  # the data directory's compilation cache: a second propose compiles nothing
-    found = load_params(paths.checkpoints, paths.champion)
+    found = load_params(paths.checkpoints, paths.champion) if paths.checkpoints.exists() else None
+    if found is None:
+        found = _start_weights(cfg)
     if found is None:
         return None, None
     meta, model_cfg, params, version = found
@@ -33,3 +36,14 @@ def serving(paths: Paths, cfg: Config, exclude: frozenset = frozenset()):
     if paths.store.exists():
         retrieval.load(Store(paths.store))
     return proposer, retrieval
+
+
+def _start_weights(cfg: Config):
+    """(meta, model config, params, version) of the weights ``learner.start_from`` names, or None."""
+    d = domains.load(cfg.daemon.domain)
+    folder = start_weights(cfg, d)
+    found = load_weights(folder, cfg.model.for_domain(d.spec)) if folder is not None else None
+    if found is None:
+        return None
+    params, meta = found
+    return meta, ModelConfig(**meta["model"]), params, 0

@@ -49,7 +49,8 @@ class Report:
         if self.learner:
             out.update(learner_loss=self.learner.loss, replay_goals=self.learner.replay_goals,
                        pretraining=float(self.learner.phase == "spectrum"),
-                       contaminated_goals_refused=self.learner.contaminated_refused)
+                       contaminated_goals_refused=self.learner.contaminated_refused,
+                       hindsight_rows=self.learner.hindsight_rows)
         if self.window:
             results = [r for _, r in self.window]
             for key in ("solve_rate", "sampled_solve_rate", "mean_best_merit", "median_sampled_merit"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,12 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", default=None, help=f"comma-separated from {', '.join(methods)} (default all)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N goals")
     p.add_argument("--seed", type=int, default=0, help="seed of the optimizers and the specialist's sampling (default 0)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds to run each in turn (instead of --seed); the "
+                   "summary gives the median over seeds of each figure")
+    p.add_argument("--ood", action="store_true", help="use the domain's out-of-distribution goals (what its "
+                   "pretraining and generator leave out, and held-out goals of the families daemon.skip_families "
+                   "names) instead of the held-out set")
+    p.add_argument("--by-family", action="store_true", help="also print the summary per goal family")
     p.add_argument("--classic", action="store_true", help="also solve the classic problems (a broadband "
                    "antireflection coating, a quarter-wave reflector) at each budget and print them")
     p.add_argument("--validation", action="store_true", help="use the validation goals (the held-out goals of "
@@ -76,9 +83,10 @@ def _parse_list(text: str, option: str, allowed) -> list[str]:
 
 
 def load_goals(domain, files: list[str], limit: int | None, validation: bool = False,
-               seed: int = 0) -> list[tuple[str, dict]]:
+               seed: int = 0, ood: tuple[str, ...] | None = None) -> list[tuple[str, dict]]:
     """(name, goal JSON) pairs from files (validated by the domain), or the domain's held-out goals
-    of ``seed`` (or its validation goals)."""
+    of ``seed`` (or its validation goals, or with ``ood`` (the skipped families) its
+    out-of-distribution goals)."""
     if files:
         pairs = [(f, read_json(f)) for f in files]
         for f, g in pairs:
@@ -91,6 +99,11 @@ def load_goals(domain, files: list[str], limit: int | None, validation: bool = F
             raise InputError("--validation", "", f"is not offered by domain '{domain.spec.name}'; "
                              "allowed: goal files, or the held-out set (no option)")
         pairs = [(g["name"], g) for g in domain.validation_goals()]
+    elif ood is not None:
+        if not isinstance(domain, domains.Benchmarks):
+            raise InputError("--ood", "", f"is not offered by domain '{domain.spec.name}'; "
+                             "allowed: goal files, or the held-out set (no option)")
+        pairs = [(g["name"], g) for g in domain.ood_goals(ood)]
     else:
         pairs = [(g["name"], g) for g in domain.curriculum(seed)[1]]
     return pairs[:limit] if limit else pairs
@@ -110,33 +123,45 @@ def run(args: argparse.Namespace) -> int:
     allowed = _methods(domain)
     methods = _parse_list(args.methods or ",".join(allowed), "--methods", allowed)
     budgets = int_list(args.budgets, "--budgets")
-    pairs = load_goals(domain, args.goals, args.limit, args.validation, cfg.daemon.seed)
+    seeds = int_list(args.seeds, "--seeds") if args.seeds else [args.seed]
+    skipped = tuple(f.strip() for f in cfg.daemon.skip_families.split(",") if f.strip())
+    pairs = load_goals(domain, args.goals, args.limit, args.validation, cfg.daemon.seed,
+                       skipped if args.ood else None)
+    families = {name: domains.family(g) for name, g in pairs}
     args, results = _settings(args, cfg), []
     doc: dict = {}
     with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("bench", total=len(pairs) * len(methods))
-        for method in methods:
-            if method == SPECIALIST:
-                found, doc["contamination"] = _specialist(args, cfg, pairs, budgets, progress, task)
-                results += found
-                continue
-            for name, goal in pairs:
-                for budget in budgets:
-                    r = domain.optimize(goal, method, budget, args.seed)
-                    results.append(_row(name, method, budget, r))
-                progress.advance(task)
+        task = progress.add_task("bench", total=len(pairs) * len(methods) * len(seeds))
+        for seed in seeds:
+            args.seed = seed
+            for method in methods:
+                if method == SPECIALIST:
+                    found, doc["contamination"] = _specialist(args, cfg, pairs, budgets, progress, task)
+                    results += found
+                    continue
+                for name, goal in pairs:
+                    for budget in budgets:
+                        start = time.perf_counter()
+                        r = domain.optimize(goal, method, budget, seed)
+                        results.append(_row(name, method, budget, r, seed, time.perf_counter() - start))
+                    progress.advance(task)
         if args.classic and isinstance(domain, domains.Benchmarks):
             doc["classic"] = domain.classic(_searcher(args, cfg) if SPECIALIST in methods else None, budgets,
-                                            args.seed)
-    doc = {"results": results, "summary": summarize(results), **doc}
+                                            seeds[0])
+    for r in results:
+        r["family"] = families[r["goal"]]
+    doc = {"results": results, "summary": summarize(results), "seeds": seeds, **doc}
+    if args.by_family:
+        doc["by_family"] = [{"family": f, **row} for f in dict.fromkeys(families.values())
+                            for row in summarize([r for r in results if r["family"] == f])]
     emit(args, doc, _render)
     return 0
 
 
-def _row(name: str, method: str, budget: int, r: dict) -> dict:
-    return {"goal": name, "method": method, "budget": budget,
+def _row(name: str, method: str, budget: int, r: dict, seed: int, wall_s: float) -> dict:
+    return {"goal": name, "method": method, "budget": budget, "seed": seed,
             "merit": r["merit"] if r["merit"] is not None else float("inf"),
-            "solved": bool(r["solved"]), "evaluations": r["evaluations"]}
+            "solved": bool(r["solved"]), "evaluations": r["evaluations"], "wall_s": round(wall_s, 4)}
 
 
 def _searcher(args, cfg: Config, exclude: frozenset = frozenset()):
@@ -163,33 +188,55 @@ def _specialist(args, cfg: Config, pairs, budgets, progress, task) -> tuple[list
     rows = []
     for i in range(0, len(pairs), 8):  # a few goals per sampling call; progress between them
         chunk = pairs[i:i + 8]
-        for (name, _), per in zip(chunk, search([g for _, g in chunk], budgets)):
-            rows += [_row(name, SPECIALIST, b, per[b]) for b in budgets]
+        start = time.perf_counter()
+        found = search([g for _, g in chunk], budgets)
+        wall = (time.perf_counter() - start) / len(chunk) / len(budgets)  # shared sampling: an even share
+        for (name, _), per in zip(chunk, found):
+            rows += [_row(name, SPECIALIST, b, per[b], args.seed, wall) for b in budgets]
         progress.advance(task, len(chunk))
     return rows, check
 
 
 def summarize(results: list[dict]) -> list[dict]:
-    """Solve rate and median merit per (method, budget), in first-seen order."""
+    """Solve rate and median merit per (method, budget), in first-seen order; over several seeds,
+    the median of each seed's figure (each seed's figures under "per_seed")."""
     keys = list(dict.fromkeys((r["method"], r["budget"]) for r in results))
     out = []
     for method, budget in keys:
         rows = [r for r in results if r["method"] == method and r["budget"] == budget]
+        per_seed = []
+        for seed in dict.fromkeys(r.get("seed", 0) for r in rows):
+            mine = [r for r in rows if r.get("seed", 0) == seed]
+            per_seed.append({"seed": seed, "solve_rate": float(np.mean([r["solved"] for r in mine])),
+                             "median_merit": float(np.median([r["merit"] for r in mine])),
+                             "wall_s": float(np.median([r.get("wall_s", 0.0) for r in mine]))})
         out.append({"method": method, "budget": budget,
-                    "solve_rate": float(np.mean([r["solved"] for r in rows])),
-                    "median_merit": float(np.median([r["merit"] for r in rows]))})
+                    "solve_rate": float(np.median([p["solve_rate"] for p in per_seed])),
+                    "median_merit": float(np.median([p["median_merit"] for p in per_seed])),
+                    "wall_s": float(np.median([p["wall_s"] for p in per_seed])), "per_seed": per_seed})
     return out
 
 
 def _render(doc: dict) -> None:
     console = Console(file=sys.stdout)
     n_goals = len({r["goal"] for r in doc["results"]})
-    table = Table(title=f"bench over {n_goals} goals")
-    for col in ("method", "budget", "solve rate", "median merit"):
+    seeds = doc.get("seeds", [0])
+    over = f", median of {len(seeds)} seeds" if len(seeds) > 1 else ""
+    table = Table(title=f"bench over {n_goals} goals{over}")
+    for col in ("method", "budget", "solve rate", "median merit", "wall s per goal"):
         table.add_column(col, justify="right")
     for s in doc["summary"]:
-        table.add_row(s["method"], str(s["budget"]), f"{s['solve_rate']:.1%}", f"{s['median_merit']:.4g}")
+        table.add_row(s["method"], str(s["budget"]), f"{s['solve_rate']:.1%}", f"{s['median_merit']:.4g}",
+                      f"{s['wall_s']:.2f}")
     console.print(table)
+    if doc.get("by_family"):
+        table = Table(title="per family")
+        for col in ("family", "method", "budget", "solve rate", "median merit"):
+            table.add_column(col, justify="right")
+        for s in doc["by_family"]:
+            table.add_row(s["family"], s["method"], str(s["budget"]), f"{s['solve_rate']:.1%}",
+                          f"{s['median_merit']:.4g}")
+        console.print(table)
     check = doc.get("contamination")
     if check:
         verdict = "clean" if check["clean"] else f"CONTAMINATED: {', '.join(check['goals_found_in_training'])}"

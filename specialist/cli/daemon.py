@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -59,6 +60,11 @@ def pretrain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None, help="learner steps to run (default: up to the "
                    "configuration's learner.pretrain_steps, counting the steps already checkpointed)")
     p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: no limit)")
+    p.add_argument("--workers", type=int, default=0, help="processes making the simulator-made pairs (default 0: "
+                   "made in this process; on a machine with a GPU, most of its CPU cores)")
+    p.add_argument("--ship", type=Path, default=None, metavar="DIR", help="also write the weights with their "
+                   "provenance (command, seed, steps, examples, commit, held-out check) to DIR, in the form a "
+                   "domain package ships and learner.start_from reads")
     json_flag(p)
 
 
@@ -69,7 +75,11 @@ def pretrain(args: argparse.Namespace) -> int:
         raise InputError("--steps", "", f"is {args.steps}; allowed: a whole number >= 1")
     if args.seconds is not None and not args.seconds > 0:
         raise InputError("--seconds", "", f"is {args.seconds}; allowed: a number of seconds > 0")
-    report = run_pretraining(load_config(args), paths(args), args.steps, args.seconds)
+    if args.workers < 0:
+        raise InputError("--workers", "", f"is {args.workers}; allowed: a whole number >= 0")
+    command = "specialist " + " ".join(shlex.quote(a) for a in args.argv)
+    report = run_pretraining(load_config(args), paths(args), args.steps, args.seconds, args.workers, args.ship,
+                             command)
     emit(args, report, _render_pretraining)
     return 0
 
@@ -77,7 +87,8 @@ def pretrain(args: argparse.Namespace) -> int:
 def _render_pretraining(doc: dict) -> None:
     _console.print(f"pretrained {doc['steps']} steps (step {doc['step_start']} -> {doc['step']}) on "
                    f"{doc['examples']} simulator-made examples in {doc['seconds']:.1f} s: "
-                   f"{doc['examples_per_s']:.0f} examples/s; checkpoint at step {doc['checkpoint']} in {doc['data_dir']}")
+                   f"{doc['examples_per_s']:.0f} examples/s on {doc['device']}; checkpoint at step {doc['checkpoint']} "
+                   f"in {doc['data_dir']}" + (f"; weights shipped to {doc['shipped']}" if doc.get("shipped") else ""))
 
 
 # --- status ----------------------------------------------------------------------------------

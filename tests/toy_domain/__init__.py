@@ -70,10 +70,14 @@ class ToyDomain:
 
     methods = ("random",)
 
+    def starts(self, goal, count, seed=0):
+        """Where the random method starts: uniform random designs."""
+        rng = np.random.default_rng(seed)
+        return [{"values": rng.uniform(0, 1, len(goal["target"])).tolist()} for _ in range(count)]
+
     def optimize(self, goal, method, budget, seed=0):
         """Random designs within the budget; the best one."""
-        rng = np.random.default_rng(seed)
-        designs = [{"values": rng.uniform(0, 1, len(goal["target"])).tolist()} for _ in range(budget)]
+        designs = self.starts(goal, budget, seed)
         scored = [(v["merit"], d, v["solved"]) for d, v in zip(designs, self.verify(goal, designs))]
         if not scored:
             return {"design": None, "merit": None, "solved": False, "evaluations": 0}
