@@ -17,12 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from specialist.core import Group
-
-
-def mgpo_weight(p: float, lam: float) -> float:
-    """exp(-lam * KL(Bernoulli(p) || Bernoulli(0.5)))."""
-    d = sum(q * math.log(q / 0.5) for q in (p, 1.0 - p) if q > 0)
-    return math.exp(-lam * d)
+from specialist.mgpo import mgpo_weight
 
 
 def advantages(merits: Sequence[float | None]) -> np.ndarray:

@@ -95,7 +95,7 @@ class EvaluationSection:
     budgets: str = _f("1,10,100", "comma-separated evaluation budgets of the held-out evaluation")
     heldout_goals: int = _f(0, "evaluate on the first N held-out goals only (0: all of them)")
     # Test-time allocation chosen on a validation split (held-out goals of split seed 1), never the test set.
-    samples: int = _f(4, "designs sampled per goal at test time")
+    samples: int = _f(32, "designs sampled per goal at test time (repeats dropped, ranked by likelihood)")
     retrieved: int = _f(8, "designs of the nearest known goals offered per goal at test time")
     refine_top: int = _f(1, "best candidates refined by gradient with the rest of the budget")
     gate_z: float = _f(2.0, "promotion gate: a candidate is refused if it loses more held-out goals than it "
@@ -230,8 +230,8 @@ def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = 
     return cfg
 
 
-def int_list(text: str, source: str, field: str = "") -> list[int]:
-    """Whole numbers >= 1 from comma-separated text.
+def int_list(text: str, source: str, field: str = "", least: int = 1) -> list[int]:
+    """Whole numbers >= ``least`` from comma-separated text.
 
     Raises:
         InputError: naming ``source`` and ``field`` and what is allowed.
@@ -240,8 +240,8 @@ def int_list(text: str, source: str, field: str = "") -> list[int]:
         values = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         values = []
-    if not values or min(values) < 1:
-        raise InputError(source, field, f"is '{text}'; allowed: comma-separated whole numbers >= 1")
+    if not values or min(values) < least:
+        raise InputError(source, field, f"is '{text}'; allowed: comma-separated whole numbers >= {least}")
     return values
 
 

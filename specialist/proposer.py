@@ -19,13 +19,16 @@ from specialist.model import ModelConfig, Specialist, empty_cache
 EVALS_PER_REFINED = 300
 # Budgets from which the domain optimizer's own starts join the candidates (a portfolio: where
 # the model knows little, refinement still starts where the optimizer would), and how many.
-PORTFOLIO_FROM, PORTFOLIO_STARTS = 30, 2
+PORTFOLIO_FROM, PORTFOLIO_STARTS, PORTFOLIO_MARGIN = 30, 2, 0.5
+
+
+VERIFY_DIVISOR = 10
 
 
 def verified(budget: int) -> int:
     """How many candidates a budget verifies before refining: all of a small budget, a fifth of
     a larger one (at least 10, at most 64), so refinement keeps most of it."""
-    return budget if budget <= 10 else min(64, max(10, budget // 5))
+    return budget if budget <= 10 else min(64, max(10, budget // VERIFY_DIVISOR))
 
 
 @partial(jax.jit, static_argnames=("cfg",))
@@ -56,6 +59,18 @@ def sample(params, cfg: ModelConfig, cond_BxC, key, temperature=1.0):
     start = (jnp.zeros(B, jnp.int32), empty_cache(cfg, B), key, jnp.zeros(B, bool), jnp.zeros(B), jnp.zeros(B))
     (_, _, _, _, logp_B, count_B), tokens_TxB = jax.lax.scan(step, start, jnp.arange(cfg.max_tokens))
     return tokens_TxB.T, logp_B / jnp.maximum(count_B, 1)
+
+
+def _trusted(scored: list) -> list:
+    """The candidates refinement may start from: where the optimizer's own starts are among
+    them, the model's only if one is clearly better than the best of those (merit below
+    PORTFOLIO_MARGIN times it), since a many-layer design at a local minimum refines worse than
+    a classical start of the same merit; else all of them."""
+    classical = [s for s in scored if s[3] == "optimizer start"]
+    if not classical:
+        return scored
+    bar = PORTFOLIO_MARGIN * min(s[0] for s in classical)
+    return [s for s in scored if s[3] == "optimizer start" or s[0] < bar]
 
 
 class Proposer:
@@ -149,7 +164,7 @@ class Proposer:
         spent = len(chosen)
         if scored and budget > spent:
             top = refine_top * max(1, budget // EVALS_PER_REFINED)
-            best = [d for _, d, _, _ in sorted(scored, key=lambda s: s[0])[:top]]
+            best = [d for _, d, _, _ in sorted(_trusted(scored), key=lambda s: s[0])[:top]]
             refined, rverdicts, used = self.domain.refine(goal, best, budget - spent)
             spent += used
             scored += [(v["merit"], d, v, "refined") for d, v in zip(refined, rverdicts) if "merit" in v]

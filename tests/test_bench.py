@@ -39,7 +39,7 @@ def test_bench_json_with_the_specialist_and_a_baseline(tmp_path, data_dir, capsy
     doc = json.loads(capsys.readouterr().out)
     assert len(doc["results"]) == 2 * 2 * 2
     for r in doc["results"]:
-        assert set(r) == {"goal", "method", "budget", "merit", "solved", "evaluations"}
+        assert set(r) == {"goal", "method", "budget", "merit", "solved", "evaluations", "seed", "wall_s", "family"}
         assert r["evaluations"] <= r["budget"]
     assert [(s["method"], s["budget"]) for s in doc["summary"]] == [
         ("specialist", 1), ("specialist", 30), ("random", 1), ("random", 30)]
@@ -48,17 +48,44 @@ def test_bench_json_with_the_specialist_and_a_baseline(tmp_path, data_dir, capsy
     assert check["goals_found_in_training"] == [files[1]] and not check["clean"]
 
 
-def test_bench_specialist_needs_a_checkpoint(tmp_path, capsys):
+def test_bench_specialist_needs_a_checkpoint_or_weights_to_start_from(tmp_path, capsys):
     files = _goal_files(tmp_path, None)
-    assert main(["bench", files[0], "--methods", "specialist", "--data-dir", str(tmp_path / "none")]) == 2
+    (tmp_path / "scratch.toml").write_text('[learner]\nstart_from = "scratch"\n')
+    assert main(["bench", files[0], "--methods", "specialist", "--config", str(tmp_path / "scratch.toml"),
+                 "--data-dir", str(tmp_path / "none")]) == 2
     assert "holds no checkpoint" in capsys.readouterr().err
+
+
+def test_bench_over_seeds_reports_the_median_and_each_seed_per_family(tmp_path, capsys):
+    argv = ["bench", "--methods", "gradient", "--budgets", "3,12", "--seeds", "0,1,2", "--limit", "3",
+            "--by-family", "--data-dir", str(tmp_path / "none"), "--json"]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["seeds"] == [0, 1, 2] and len(doc["results"]) == 3 * 2 * 3
+    for s in doc["summary"]:
+        per = s["per_seed"]
+        assert [p["seed"] for p in per] == [0, 1, 2]
+        assert s["median_merit"] == sorted(p["median_merit"] for p in per)[1]
+    assert {f["family"] for f in doc["by_family"]} == {r["family"] for r in doc["results"]}
+    assert len({r["family"] for r in doc["results"]}) == 3
+
+
+def test_bench_ood_goals_sit_in_the_band_kept_out_or_in_skipped_families(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text('[daemon]\nskip_families = "notch"\n')
+    argv = ["bench", "--ood", "--methods", "gradient", "--budgets", "3", "--config", str(tmp_path / "c.toml"),
+            "--data-dir", str(tmp_path / "none"), "--json"]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    names = [r["goal"] for r in doc["results"]]
+    assert len(names) == 12 * 3 + 3 and sum(n.startswith("notch") for n in names) == 3 + 3
 
 
 def test_propose_json_gives_a_verified_design_within_the_budget(tmp_path, data_dir, capsys):
     files = _goal_files(tmp_path, data_dir)
     assert main(["propose", files[0], "--budget", "20", "--data-dir", str(data_dir), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"design", "merit", "solved", "evaluations", "wall_s"} and doc["evaluations"] <= 20
+    assert set(doc) == {"design", "merit", "solved", "evaluations", "source", "wall_s"} and doc["evaluations"] <= 20
+    assert doc["source"] in ("sampled", "retrieved", "optimizer start", "refined")
     assert 0 < doc["wall_s"] < 600
     assert main(["evaluate", files[0], _write(tmp_path, doc["design"]), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["merit"] == pytest.approx(doc["merit"], rel=1e-9)

@@ -186,6 +186,9 @@ def test_optimizer_keeps_its_budget_and_reports_what_verify_says(case):
         if found["design"] is not None:
             (verdict,) = d.verify(goal, [found["design"]])
             assert verdict["merit"] == pytest.approx(found["merit"]) and verdict["solved"] == found["solved"]
+    starts = d.starts(goal, 3, seed=0)  # the portfolio's candidates: valid designs, seeded
+    assert len(starts) == 3 and json.dumps(starts, sort_keys=True) == json.dumps(d.starts(goal, 3, seed=0), sort_keys=True)
+    assert all("merit" in v for v in d.verify(goal, starts))
 
 
 def test_lab_data_names_a_bad_file_and_calibrates_nothing_to_nothing(case, tmp_path):

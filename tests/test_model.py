@@ -5,8 +5,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from domains.photonics.plugin import PhotonicsDomain
+from specialist.domain import END
 from specialist.model import ModelConfig, Specialist, empty_cache
 from specialist.proposer import sample
 
@@ -59,8 +61,20 @@ def test_cached_decoding_matches_teacher_forcing():
 def test_sampling_is_seeded_and_in_vocabulary():
     params = _init(SMALL)
     cond = jnp.ones((3, SMALL.cond_dim), jnp.float32)
-    a = sample(params, SMALL, cond, jax.random.key(5))
-    b = sample(params, SMALL, cond, jax.random.key(5))
-    c = sample(params, SMALL, cond, jax.random.key(6))
+    a, _ = sample(params, SMALL, cond, jax.random.key(5))
+    b, _ = sample(params, SMALL, cond, jax.random.key(5))
+    c, _ = sample(params, SMALL, cond, jax.random.key(6))
     assert a.shape == (3, SMALL.max_tokens) and np.array_equal(a, b) and not np.array_equal(a, c)
     assert int(a.min()) >= 0 and int(a.max()) < SMALL.vocab_size
+
+
+def test_the_sampled_likelihood_is_the_teacher_forced_one_up_to_end():
+    params = _init(SMALL)
+    cond = jax.random.normal(jax.random.key(1), (16, SMALL.cond_dim), jnp.float32)
+    tokens, logp = sample(params, SMALL, cond, jax.random.key(2))
+    full = jax.nn.log_softmax(Specialist(SMALL).apply(params, cond, tokens), axis=-1)
+    chosen = np.take_along_axis(np.asarray(full), np.asarray(tokens)[..., None], axis=-1)[..., 0]
+    for row, toks in zip(range(16), np.asarray(tokens)):
+        ends = np.flatnonzero(toks == END)
+        n = ends[0] + 1 if len(ends) else len(toks)
+        assert float(logp[row]) == pytest.approx(chosen[row, :n].mean(), rel=1e-4, abs=1e-4)

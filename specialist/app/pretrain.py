@@ -103,10 +103,10 @@ def _ship(folder: Path, learner, cfg: Config, report: dict, command: str) -> Pat
 
 
 def _commit() -> str:
-    """The source tree's git commit (with "+changes" if it differs from it); outside a git
-    checkout (a copy of the tree), SPECIALIST_SOURCE_COMMIT, or ""."""
+    """SPECIALIST_SOURCE_COMMIT where set (a copy of the tree run elsewhere), else the source
+    tree's git commit (with "+changes" if it differs from it), or "" outside git."""
     root = Path(__file__).resolve().parents[2]
-    if not (root / ".git").exists():
+    if os.environ.get("SPECIALIST_SOURCE_COMMIT") or not (root / ".git").exists():
         return os.environ.get("SPECIALIST_SOURCE_COMMIT", "")
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)

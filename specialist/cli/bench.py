@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     allowed = _methods(domain)
     methods = _parse_list(args.methods or ",".join(allowed), "--methods", allowed)
     budgets = int_list(args.budgets, "--budgets")
-    seeds = int_list(args.seeds, "--seeds") if args.seeds else [args.seed]
+    seeds = int_list(args.seeds, "--seeds", least=0) if args.seeds else [args.seed]
     skipped = tuple(f.strip() for f in cfg.daemon.skip_families.split(",") if f.strip())
     pairs = load_goals(domain, args.goals, args.limit, args.validation, cfg.daemon.seed,
                        skipped if args.ood else None)
@@ -170,8 +170,9 @@ def _searcher(args, cfg: Config, exclude: frozenset = frozenset()):
 
     proposer, retrieval = serving(paths(args), cfg, exclude)
     if proposer is None:
-        raise InputError("--data-dir", "", f"{Path(args.data_dir).absolute()} holds no checkpoint; allowed: the "
-                         "data directory of a daemon that has run (`specialist run`), or --methods without specialist")
+        raise InputError("--data-dir", "", f"{Path(args.data_dir).absolute()} holds no checkpoint and "
+                         "learner.start_from names no weights; allowed: the data directory of a daemon that has run "
+                         "(`specialist run`), shipped weights, or --methods without specialist")
     return lambda goals, budgets: proposer.search(goals, budgets, args.samples, retrieval, args.retrieved,
                                                   args.refine_top, args.seed)
 
