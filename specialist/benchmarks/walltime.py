@@ -4,7 +4,7 @@
 
 Per held-out goal (or out-of-distribution goal, ``--ood``): the specialist's search at its
 default budget, as ``specialist propose`` runs it (compiled once beforehand, so the time is the
-warm time a lab waits), timed; then the baseline (the domain's first optimizer method) given
+warm time a lab waits), timed; then the baseline (`evaluation.baseline`, gradient by default) given
 the evaluation budget that takes it the same wall time on this goal, found from its own timed
 run at ``--probe`` evaluations (its time grows about linearly with the budget). Prints, for
 each, the solve rate, the median merit and the median seconds per goal.
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     proposer, retrieval = serving(Paths(args.data_dir), cfg)
     if proposer is None:
         raise SystemExit(f"{args.data_dir} holds no checkpoint and no shipped weights are configured")
-    ev, method = cfg.evaluation, d.methods[0]
+    ev, method = cfg.evaluation, cfg.evaluation.baseline
     proposer.best(goals[0], args.budget, ev.samples, retrieval, ev.retrieved, ev.refine_top)  # compile once
     rows = []
     for goal in goals:
