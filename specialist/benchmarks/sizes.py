@@ -55,10 +55,15 @@ def measure(size: str, seconds: float) -> dict:
     cfg = config.load(None, {"model": {"width": width, "layers": blocks, "heads": 4},
                              "learner": {"checkpoint_every": 10 ** 9, "start_from": "scratch"},
                              "feeds": {"arxiv": {"enabled": False}}})
-    with tempfile.TemporaryDirectory(prefix="specialist-sizes-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="specialist-sizes-") as tmp:  # its compile cache too: scored inside
         paths = Paths(Path(tmp))
         report = pretrain(cfg, paths, steps=10 ** 9, seconds=seconds)
         meta, model_cfg, params, _ = load_params(paths.checkpoints)
+        return {"size": size, "steps": report["steps"], "examples_per_s": report["examples_per_s"],
+                **_score(meta, model_cfg, params)}
+
+
+def _score(meta: dict, model_cfg, params) -> dict:
     d = domains.load(meta["domain"])
     probe = synthetic_rows(d, _PROBE_SEED, 0, 256)
     cond = np.stack([c for c, _ in probe])
@@ -74,8 +79,7 @@ def measure(size: str, seconds: float) -> dict:
         best.append(min(merits))
     solved = [g.get("solved_below", 1.0) for g in goals]
     n_params = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(params))
-    return {"size": size, "params": n_params, "steps": report["steps"], "examples_per_s": report["examples_per_s"],
-            "probe_ce": ce, "solved_1": float(np.mean([m <= s for m, s in zip(first, solved)])),
+    return {"params": n_params, "probe_ce": ce, "solved_1": float(np.mean([m <= s for m, s in zip(first, solved)])),
             "solved_10": float(np.mean([m <= s for m, s in zip(best, solved)])),
             "median_10": float(np.median(best)), "proposal_seconds": time.perf_counter() - start}
 
