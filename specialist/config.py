@@ -37,6 +37,11 @@ class DaemonConfig:
     edge_window: int = _f(2000, "newest verdicts of sampled designs behind each family's and difficulty's "
                           "solve rate")
 
+    @property
+    def skipped_families(self) -> tuple[str, ...]:
+        """The family names ``skip_families`` lists."""
+        return names(self.skip_families)
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -228,6 +233,11 @@ def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = 
         raise InputError(source, "model.heads", f"is {cfg.model.heads}, which does not divide model.width "
                          f"{cfg.model.width}; allowed: a divisor of the width")
     return cfg
+
+
+def names(text: str) -> tuple[str, ...]:
+    """The non-empty names of comma-separated text, stripped, in order."""
+    return tuple(x.strip() for x in text.split(",") if x.strip())
 
 
 def int_list(text: str, source: str, field: str = "", least: int = 1) -> list[int]:

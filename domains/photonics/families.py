@@ -162,7 +162,7 @@ def rescale(goal: dict, rng: np.random.Generator, reference: float | None = None
     thickness range scaled alike; a library material without data over the new window becomes
     an inline one of its index at the old centre, so the physics stays about as hard."""
     wl = [w for t in goal["targets"] for w in np.atleast_1d(t["wavelength_nm"])]
-    centre = math.sqrt(min(wl) * max(wl))
+    centre = bands.reference_of(goal["targets"])
     factor = (reference or bands.reference(rng)) / centre
     window = (min(wl) * factor, max(wl) * factor)
 

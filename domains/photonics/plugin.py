@@ -159,7 +159,7 @@ class PhotonicsDomain:
 
     def ood_goals(self, skipped=()) -> list[dict]:
         """Every family but curve_hidden moved into the wavelength band that pretraining and the
-        generator leave out (``synthetic.OOD_NM``, 1150-1450 nm), and held-out goals of the
+        generator leave out (``bands.OOD_NM``, 1150-1450 nm), and held-out goals of the
         ``skipped`` families (``families.ood``; Benchmarks)."""
         return families.ood(tuple(skipped))
 

@@ -52,19 +52,11 @@ def _group(rng: np.random.Generator, name: str) -> list[tuple[dict, dict]]:
     angles = (0.0, float(rng.choice(_OBLIQUE)))
     stacks = [_stack(rng, ref, window) for _ in range(GROUP)]
     designs = [design_mod.parse(d, "synthetic") for _, d in stacks]
-    packed = spectra.pack(designs, grid, n_layers=MAX_LAYERS)
-    # Inline materials make the table's length vary; padding it keeps the compiled shapes few.
-    rows = max(64, 1 << (len(packed.nk_MxW) - 1).bit_length())
-    nk = np.concatenate([packed.nk_MxW, np.ones((rows - len(packed.nk_MxW), len(grid)), complex)])
-    packed = dataclasses.replace(packed, nk_MxW=nk)
-    R, T = spectra.run(packed, grid, angles, ("s", "p"))  # B x A x 2 x W
+    R, T = _spectra(designs, grid, angles, MAX_LAYERS)
     out = []
     for b, (mats, design) in enumerate(stacks):
-        for _ in range(8):  # targets whose own reference wavelength falls in OOD_NM are drawn again
-            targets = _targets(rng, {"R": R[b], "T": T[b]}, grid, angles)
-            if not OOD_NM[0] <= bands.reference_of(targets) <= OOD_NM[1]:
-                break
-        else:
+        targets = _targets_outside_ood(rng, {"R": R[b], "T": T[b]}, grid, angles)
+        if targets is None:
             continue
         n = len(design["layers"])
         thick = [layer["thickness_nm"] for layer in design["layers"]]
@@ -78,6 +70,26 @@ def _group(rng: np.random.Generator, name: str) -> list[tuple[dict, dict]]:
                 "targets": targets, "solved_below": 1.0}
         out.append((goal, design))
     return out
+
+
+def _spectra(designs: list, grid: np.ndarray, angles: tuple, n_layers: int) -> tuple[np.ndarray, np.ndarray]:
+    """(R, T), each B x A x 2 (s, p) x W, of parsed designs in one solver call, padded to
+    ``n_layers`` layers and to a power-of-two material table so the compiled shapes are few."""
+    packed = spectra.pack(designs, grid, n_layers=n_layers)
+    # Inline materials make the table's length vary; padding it keeps the compiled shapes few.
+    rows = max(64, 1 << (len(packed.nk_MxW) - 1).bit_length())
+    nk = np.concatenate([packed.nk_MxW, np.ones((rows - len(packed.nk_MxW), len(grid)), complex)])
+    return spectra.run(dataclasses.replace(packed, nk_MxW=nk), grid, angles, ("s", "p"))
+
+
+def _targets_outside_ood(rng: np.random.Generator, spectra_: dict, grid: np.ndarray, angles: tuple):
+    """``_targets`` whose own reference wavelength lies outside OOD_NM, drawn up to 8 times;
+    None if every draw centres in that band."""
+    for _ in range(8):
+        targets = _targets(rng, spectra_, grid, angles)
+        if not OOD_NM[0] <= bands.reference_of(targets) <= OOD_NM[1]:
+            return targets
+    return None
 
 
 def _stack(rng: np.random.Generator, ref: float, window: tuple[float, float]) -> tuple[list, dict]:
@@ -199,19 +211,13 @@ def hindsight(goal_json: dict, designs: list[dict], seed: int) -> list[dict | No
     batch = [d for _, d in valid]
     batch += [batch[0]] * (max(GROUP, spectra.layer_bucket(len(batch))) - len(batch))  # few batch shapes
     longest = max(len(d.layers) for d in batch)
-    packed = spectra.pack(batch, grid, n_layers=max(MAX_LAYERS, spectra.layer_bucket(longest)))
-    rows = max(64, 1 << (len(packed.nk_MxW) - 1).bit_length())
-    nk = np.concatenate([packed.nk_MxW, np.ones((rows - len(packed.nk_MxW), len(grid)), complex)])
-    R, T = spectra.run(dataclasses.replace(packed, nk_MxW=nk), grid, angles, ("s", "p"))  # B x A x 2 x W
+    R, T = _spectra(batch, grid, angles, max(MAX_LAYERS, spectra.layer_bucket(longest)))
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x41D5])
     base = {k: v for k, v in goal_json.items() if k not in ("name", "targets", "provenance")}
     family = (goal_json.get("provenance") or {}).get("family")
     for b, (i, design) in enumerate(valid):
-        for _ in range(8):  # as in ``pairs``: targets whose reference falls in OOD_NM are drawn again
-            targets = _targets(rng, {"R": R[b], "T": T[b]}, grid, angles)
-            if not OOD_NM[0] <= bands.reference_of(targets) <= OOD_NM[1]:
-                break
-        else:
+        targets = _targets_outside_ood(rng, {"R": R[b], "T": T[b]}, grid, angles)
+        if targets is None:
             continue
         thick = [t for _, t in design.layers]
         lo, hi = g.thickness_nm

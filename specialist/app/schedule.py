@@ -33,7 +33,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from specialist import domain as domains
-from specialist.config import Config
+from specialist.config import Config, names
 from specialist.core import Task
 from specialist.mgpo import mgpo_weight
 from specialist.store import Store
@@ -141,7 +141,7 @@ class TrainGoals:
 def train_goals(store: Store, skip_families: str = "") -> TrainGoals:
     """The store's training goals, in hash order, without the goals of the families named
     (comma-separated) in ``skip_families``."""
-    skip = {f.strip() for f in skip_families.split(",") if f.strip()}
+    skip = set(names(skip_families))
     rows = [r for r in store.query(_TRAIN_GOALS) if str(r["family"]) not in skip]
     return TrainGoals([r["hash"] for r in rows],
                       [(str(r["family"]), *_difficulty(r["targets"], r["max_layers"])) for r in rows],

@@ -38,8 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     cfg = config.load(args.config)
     d = domains.load(cfg.daemon.domain)
-    skipped = tuple(f.strip() for f in cfg.daemon.skip_families.split(",") if f.strip())
-    goals = d.ood_goals(skipped) if args.ood else heldout_goals(d, cfg)
+    goals = d.ood_goals(cfg.daemon.skipped_families) if args.ood else heldout_goals(d, cfg)
     goals = goals[: args.limit or None]
     proposer, retrieval = serving(Paths(args.data_dir), cfg)
     if proposer is None:

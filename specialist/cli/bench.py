@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     methods = _parse_list(args.methods or ",".join(allowed), "--methods", allowed)
     budgets = int_list(args.budgets, "--budgets")
     seeds = int_list(args.seeds, "--seeds", least=0) if args.seeds else [args.seed]
-    skipped = tuple(f.strip() for f in cfg.daemon.skip_families.split(",") if f.strip())
+    skipped = cfg.daemon.skipped_families
     pairs = load_goals(domain, args.goals, args.limit, args.validation, cfg.daemon.seed,
                        skipped if args.ood else None)
     families = {name: domains.family(g) for name, g in pairs}
