@@ -25,6 +25,13 @@ PORTFOLIO_FROM, PORTFOLIO_STARTS, PORTFOLIO_MARGIN = 30, 2, 0.5
 VERIFY_DIVISOR = 10
 
 
+def portfolio_starts(budget: int) -> int:
+    """How many of the optimizer's starts a budget verifies: none below PORTFOLIO_FROM, then
+    PORTFOLIO_STARTS, or one per EVALS_PER_REFINED evaluations where that is more (as many as
+    the gradient baseline refines at that budget, at most 8)."""
+    return 0 if budget < PORTFOLIO_FROM else min(8, max(PORTFOLIO_STARTS, budget // EVALS_PER_REFINED))
+
+
 def verified(budget: int) -> int:
     """How many candidates a budget verifies before refining: all of a small budget, a fifth of
     a larger one (at least 10, at most 64), so refinement keeps most of it."""
@@ -148,11 +155,11 @@ class Proposer:
             near = [(d, "retrieved") for d in (retrieval.nearest(goal, retrieved) if retrieval is not None else [])]
             mine = [(d, "sampled") for d, _ in own]
             ranked = [c for pair in itertools.zip_longest(near, mine) for c in pair if c is not None]
-            starts = [(d, "optimizer start") for d in self.domain.starts(goal, PORTFOLIO_STARTS, seed)] \
-                if portfolio else []
+            starts = [(d, "optimizer start") for d in
+                      self.domain.starts(goal, portfolio_starts(max(budgets)), seed)] if portfolio else []
             verdicts = self.domain.verify(goal, [d for d, _ in ranked + starts])
-            out.append({b: self._spend(goal, ranked, starts if b >= PORTFOLIO_FROM else [],
-                                       verdicts, b, refine_top) for b in budgets})
+            out.append({b: self._spend(goal, ranked, starts[:portfolio_starts(b)], verdicts, b, refine_top)
+                        for b in budgets})
         return out
 
     def _spend(self, goal: dict, ranked: list, starts: list, verdicts: list[dict], budget: int,

@@ -37,6 +37,14 @@ def test_a_budget_verifies_a_few_candidates_and_keeps_the_rest_for_refinement():
     assert [verified(b) for b in (1, 10, 30, 100, 1000, 5000)] == [1, 10, 10, 10, 64, 64]
 
 
+def test_the_portfolio_verifies_as_many_optimizer_starts_as_the_gradient_baseline_refines():
+    from domains.photonics import merit
+
+    assert [proposer_mod.portfolio_starts(b) for b in (10, 29, 30, 100, 1000, 3000, 10**5)] == [0, 0, 2, 2, 3, 8, 8]
+    for b in (1000, 3000):  # as many starts as baselines._gradient refines at that budget
+        assert proposer_mod.portfolio_starts(b) == max(1, min(8, b // (merit.GRADIENT_COST * 100)))
+
+
 def test_the_optimizer_starts_join_from_the_portfolio_budget_and_nothing_overspends():
     p, d = _proposer(), ToyDomain()
     goal = {"name": "g", "domain": "toy", "target": [0.2, 0.9, 0.4]}
