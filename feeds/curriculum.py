@@ -48,8 +48,14 @@ class CurriculumFeed:
 
     def _excluded(self) -> set[str]:
         if self._kept_out is None:
-            goals = self.domain.curriculum(self.seed)[1]
-            if isinstance(self.domain, Benchmarks):
-                goals = goals + self.domain.validation_goals()
-            self._kept_out = {goal_hash(g) for g in goals}
+            self._kept_out = kept_out(self.domain, self.seed)
         return self._kept_out
+
+
+def kept_out(domain: Domain, seed: int) -> set[str]:
+    """Hashes of the goals the specialist is measured on, never trained on: the curriculum's
+    held-out goals and, for a domain with Benchmarks, its validation goals."""
+    goals = domain.curriculum(seed)[1]
+    if isinstance(domain, Benchmarks):
+        goals = goals + domain.validation_goals()
+    return {goal_hash(g) for g in goals}

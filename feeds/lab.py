@@ -4,7 +4,8 @@
     FeedWorker(store, [feed]).poll()     # stores new results; their files move at the next poll
     report = feed.ingest_files(["a.csv"], store)      # `specialist ingest`: store, copy to processed/
 
-A result is two files with one stem, ``NAME.csv`` and its sidecar ``NAME.json``; what they hold
+``DropFolder`` holds the folder's rules below; the lab goals' folder (``feeds.labgoals``) keeps
+them too. A result is two files with one stem, ``NAME.csv`` and its sidecar ``NAME.json``; what they hold
 is the domain's to say and check (for coatings: ``domains.photonics.results``). This module
 keeps the folder and gets the rest from the domain: ``read`` turns a pair into a ``results`` row
 (or raises InputError), ``judge`` gives the row its verdict.
@@ -46,36 +47,34 @@ Reader = Callable[[Path, Path, str, str], dict]
 Verdict = Callable[[dict, dict], dict]  # (design JSON, measurement) -> verdict
 
 
-class LabFeed:
-    """The drop folder as a feed (``name``, ``poll``), and the one-shot ``ingest_files``.
+class DropFolder:
+    """A watched folder under the rules above: ``poll`` and ``settle`` as a feed; what a group of
+    files becomes is the subclass's ``_take`` (rows for the store, or None once quarantined),
+    which files belong together its ``_group`` and when a group is whole its ``_whole``.
 
     Args:
         drop_dir: the folder watched; ``processed/`` and ``quarantine/`` are made inside it.
-        read: the domain's reader of a result pair (its ``read_result``), see ``Reader``.
-        judge: the verdict of a measurement, ``judge(design_json, measurement) -> dict``.
-        name: the stream name its position is stored under.
         settle_s, partner_wait_s: see the module docstring.
-        batch: most results taken per poll (one store transaction).
+        batch: most groups taken per poll (one store transaction).
     """
 
-    def __init__(self, drop_dir: str | Path, read: Reader, judge: Verdict, name: str = "lab",
-                 settle_s: float = SETTLE_S, partner_wait_s: float = PARTNER_WAIT_S, batch: int = 64):
+    def __init__(self, drop_dir: str | Path, settle_s: float = SETTLE_S, partner_wait_s: float = PARTNER_WAIT_S,
+                 batch: int = 64):
         self.drop = Path(drop_dir)
         self.processed, self.quarantine = self.drop / "processed", self.drop / "quarantine"
-        self.read, self.judge, self.name = read, judge, name
         self.settle_s, self.partner_wait_s, self.batch = settle_s, partner_wait_s, batch
 
     def poll(self, position: Any) -> tuple[list[tuple[str, dict]], dict]:
-        """Results found since ``position`` as rows; the new position lists files to move once
+        """Rows of the groups found since ``position``; the new position lists files to move once
         the rows are committed (``settle``). Bad files are quarantined at once."""
         for folder in (self.processed, self.quarantine):  # (again) if someone removed them
             folder.mkdir(parents=True, exist_ok=True)
         position = self.settle(position)
         rows, pending, reserved = [], [], set()
         for files in self._ready()[: self.batch]:
-            row = self._take(files)
-            if row is not None:
-                rows.append(("results", row))
+            taken = self._take(files)
+            if taken is not None:
+                rows += taken
                 pending.append(self._reserve(files, reserved))
         return rows, {**position, "pending": pending}
 
@@ -93,6 +92,71 @@ class LabFeed:
             except OSError:
                 pass  # left in place: read again, stored again as a no-op, moved next time
         return {**position, "pending": []}
+
+    def _take(self, files: list[Path]) -> list[tuple[str, dict]] | None:
+        raise NotImplementedError
+
+    def _group(self, path: Path) -> tuple[str, str]:
+        return ("", path.name)
+
+    def _whole(self, files: list[Path]) -> bool:
+        return True
+
+    def _ready(self) -> list[list[Path]]:
+        """Groups of files to act on now: whole groups settled, and any group waited on too long."""
+        groups: dict[tuple[str, str], list[Path]] = {}
+        for path in sorted(self.drop.iterdir()):
+            if not (path.name.startswith(".") or path.name.endswith(_BEING_WRITTEN)) and path.is_file():
+                groups.setdefault(self._group(path), []).append(path)
+        now, ready = time.time(), []
+        for files in groups.values():
+            try:
+                age = min(now - p.stat().st_mtime for p in files)
+            except FileNotFoundError:
+                continue  # taken away meanwhile
+            if age >= self.settle_s and (self._whole(files) or age >= self.partner_wait_s):
+                ready.append(files)
+        return ready
+
+    def _reserve(self, files: list[Path], reserved: set[str]) -> list[list[str]]:
+        """[[source, destination, sha256], ...] for a group, under a stem free in processed/."""
+        free = _free_stem(self.processed, files[0].stem, [p.suffix for p in files], reserved)
+        reserved.update(free + p.suffix for p in files)
+        return [[p.name, f"processed/{free}{p.suffix}", _sha(p.read_bytes())] for p in files]
+
+    def _quarantine(self, files: list[Path], reason: str) -> None:
+        free = _free_stem(self.quarantine, files[0].stem, [p.suffix for p in files] + [".reason.txt"])
+        note = f"{reason}\nfiles: {', '.join(p.name for p in files)}\n"
+        _write_atomic(self.quarantine / f"{free}.reason.txt", note)  # the reason first: never unexplained
+        for p in files:
+            try:
+                os.replace(p, self.quarantine / f"{free}{p.suffix}")
+            except FileNotFoundError:
+                pass  # taken away meanwhile by whoever dropped it
+
+    def _copy(self, src: Path) -> Path:
+        tmp = self.processed / f".{uuid.uuid4().hex}.part"
+        shutil.copyfile(src, tmp)
+        dest = _free_path(self.processed / src.name)
+        os.replace(tmp, dest)
+        return dest
+
+
+class LabFeed(DropFolder):
+    """The results drop folder as a feed (``name``, ``poll``), and the one-shot ``ingest_files``.
+
+    Args:
+        drop_dir: the folder watched (see ``DropFolder``).
+        read: the domain's reader of a result pair (its ``read_result``), see ``Reader``.
+        judge: the verdict of a measurement, ``judge(design_json, measurement) -> dict``.
+        name: the stream name its position is stored under.
+        settle_s, partner_wait_s, batch: see ``DropFolder``.
+    """
+
+    def __init__(self, drop_dir: str | Path, read: Reader, judge: Verdict, name: str = "lab",
+                 settle_s: float = SETTLE_S, partner_wait_s: float = PARTNER_WAIT_S, batch: int = 64):
+        super().__init__(drop_dir, settle_s, partner_wait_s, batch)
+        self.read, self.judge, self.name = read, judge, name
 
     def ingest_files(self, paths: Iterable[str | Path], store: Store) -> dict:
         """Check result files, store the good ones and copy them to ``processed/``.
@@ -131,27 +195,13 @@ class LabFeed:
         return {"files": entries, "stored": count("stored"), "duplicates": count("duplicate"),
                 "rejected": count("rejected")}
 
-    # --- the folder ---------------------------------------------------------------------------
+    def _group(self, path: Path) -> tuple[str, str]:
+        return ("pair", path.stem) if path.suffix in _PAIR else ("", path.name)
 
-    def _ready(self) -> list[list[Path]]:
-        """Groups of files to act on now: a result pair sharing a stem, or any other file alone."""
-        groups: dict[tuple[str, str], list[Path]] = {}
-        for path in sorted(self.drop.iterdir()):
-            if not (path.name.startswith(".") or path.name.endswith(_BEING_WRITTEN)) and path.is_file():
-                key = ("pair", path.stem) if path.suffix in _PAIR else ("", path.name)
-                groups.setdefault(key, []).append(path)
-        now, ready = time.time(), []
-        for files in groups.values():
-            try:
-                age = min(now - p.stat().st_mtime for p in files)
-            except FileNotFoundError:
-                continue  # taken away meanwhile
-            paired = sorted(p.suffix for p in files) == sorted(_PAIR)
-            if age >= self.settle_s and (paired or age >= self.partner_wait_s):
-                ready.append(files)
-        return ready
+    def _whole(self, files: list[Path]) -> bool:
+        return sorted(p.suffix for p in files) == sorted(_PAIR)
 
-    def _take(self, files: list[Path]) -> dict | None:
+    def _take(self, files: list[Path]) -> list[tuple[str, dict]] | None:
         """The row of a good result; a bad group is quarantined and yields None."""
         by_suffix = {p.suffix: p for p in files}
         try:
@@ -159,7 +209,7 @@ class LabFeed:
                 why = _UNPAIRED.get(files[0].suffix, _NOT_RESULT)
                 raise InputError(files[0].name, "", why.format(files[0].stem))
             csv_path, sidecar = by_suffix[".csv"], by_suffix[".json"]
-            return self._judged(self.read(csv_path, sidecar, csv_path.name, sidecar.name), sidecar.name)
+            return [("results", self._judged(self.read(csv_path, sidecar, csv_path.name, sidecar.name), sidecar.name))]
         except InputError as err:
             self._quarantine(files, str(err))
             return None
@@ -170,29 +220,6 @@ class LabFeed:
         except InputError as err:  # the design is the sidecar's
             raise err.within(sidecar) from None
         return {**row, "verdict": verdict}
-
-    def _reserve(self, files: list[Path], reserved: set[str]) -> list[list[str]]:
-        """[[source, destination, sha256], ...] for a pair, under a stem free in processed/."""
-        free = _free_stem(self.processed, files[0].stem, [p.suffix for p in files], reserved)
-        reserved.update(free + p.suffix for p in files)
-        return [[p.name, f"processed/{free}{p.suffix}", _sha(p.read_bytes())] for p in files]
-
-    def _quarantine(self, files: list[Path], reason: str) -> None:
-        free = _free_stem(self.quarantine, files[0].stem, [p.suffix for p in files] + [".reason.txt"])
-        note = f"{reason}\nfiles: {', '.join(p.name for p in files)}\n"
-        _write_atomic(self.quarantine / f"{free}.reason.txt", note)  # the reason first: never unexplained
-        for p in files:
-            try:
-                os.replace(p, self.quarantine / f"{free}{p.suffix}")
-            except FileNotFoundError:
-                pass  # taken away meanwhile by whoever dropped it
-
-    def _copy(self, src: Path) -> Path:
-        tmp = self.processed / f".{uuid.uuid4().hex}.part"
-        shutil.copyfile(src, tmp)
-        dest = _free_path(self.processed / src.name)
-        os.replace(tmp, dest)
-        return dest
 
 
 _UNPAIRED = {".csv": "has no sidecar {}.json; a result is NAME.csv with its sidecar NAME.json",

@@ -36,6 +36,8 @@ class DaemonConfig:
                            "least recently; the rest follow the uniform epochs (0: uniform epochs only)")
     edge_window: int = _f(2000, "newest verdicts of sampled designs behind each family's and difficulty's "
                           "solve rate")
+    lab_share: float = _f(0.5, "most of a round's goals given to the lab's active goals (`specialist submit`): "
+                          "each in every round while they fit, else in turn; at least one while any is active")
 
     @property
     def skipped_families(self) -> tuple[str, ...]:
@@ -152,6 +154,8 @@ class FeedsSection:
     generated_per_poll: int = _f(26, "new training goals from the domain's endless generator at each poll "
                                  "after the first (0: the fixed curriculum only)")
     drop_dir: str = _f("", "folder watched for lab results (NAME.csv + NAME.json); empty: <data-dir>/drop")
+    goals_dir: str = _f("", "folder watched for the lab's goals (NAME.json, as `specialist submit` takes); "
+                        "empty: <data-dir>/goals")
     claims_per_poll: int = _f(8, "claims from papers checked against the simulator after each poll")
     claim_budget: int = _f(300, "evaluations spent trying to reach a claim's stated performance")
     calibrate_steps: int = _f(40, "optimizer iterations of a calibration fit (run when new results arrive)")
@@ -222,7 +226,8 @@ def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = 
     int_list(cfg.evaluation.budgets, source, "evaluation.budgets")
     for where, share in (("learner.synthetic_share", cfg.learner.synthetic_share),
                          ("learner.hindsight_share", cfg.learner.hindsight_share),
-                         ("daemon.edge_share", cfg.daemon.edge_share)):
+                         ("daemon.edge_share", cfg.daemon.edge_share),
+                         ("daemon.lab_share", cfg.daemon.lab_share)):
         if not 0.0 <= share <= 1.0:
             raise InputError(source, where, f"is {share!r}; allowed: 0 to 1")
     if cfg.learner.synthetic_share + cfg.learner.hindsight_share > 1.0:

@@ -22,6 +22,9 @@ missing one serves:
     Curves        curves(goal, design)                     series the dashboard draws
     ClaimCheck    claim_figures(goal, design)              the figures a paper's claim states, simulated
     Benchmarks    validation_goals(), classic(...)         goals to tune on, and problems with known answers
+    Pretrained    weights()                                the weights a new daemon starts from
+    Exports       export(goal, design)                     a design in the files its users make it from
+    Tolerance     tolerance(goal, design, ...)             Monte Carlo over manufacturing errors
 
 Domains register through the entry-point group ``specialist.domains``; a domain that fails to
 load is skipped with a warning, and asking for an unknown name lists the valid ones. A domain
@@ -225,8 +228,34 @@ class Pretrained(Protocol):
         """The folder of the shipped weights, or None if the package ships none."""
 
 
+@runtime_checkable
+class Exports(Protocol):
+    """A design written in the forms the people who make it use (`specialist designs --export`).
+
+        files = domain.export(goal, design)        # {"design.json": text, "layers.csv": text, ...}
+    """
+
+    def export(self, goal: dict, design: dict) -> dict[str, str]:
+        """File suffix -> text: at least "design.json"; the command writes NAME.<suffix> for each."""
+
+
+@runtime_checkable
+class Tolerance(Protocol):
+    """How a design holds up when it is made with errors (`specialist tolerance`, `designs --tolerance`).
+
+        report = domain.tolerance(goal, design, thickness_pct=1.0, index_sigma=0.01, runs=200, seed=0)
+    """
+
+    def tolerance(self, goal: dict, design: dict, thickness_pct: float = 1.0, index_sigma: float = 0.01,
+                  runs: int = 200, seed: int = 0) -> dict:
+        """Monte Carlo over ``runs`` made copies, each layer's thickness off by a normal error of
+        ``thickness_pct`` percent and each film material's index by one normal offset of
+        ``index_sigma``: {"merit" (nominal), "mean", "std", "median", "p90", "solved_share",
+        "runs", "thickness_pct", "index_sigma", "seed"}."""
+
+
 CAPABILITIES = (Synthetic, Hindsight, Generator, Optimizer, LabData, Curves, ClaimCheck, Benchmarks,
-                Pretrained)
+                Pretrained, Exports, Tolerance)
 
 
 def available() -> dict[str, Any]:

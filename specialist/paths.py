@@ -57,6 +57,11 @@ class Paths:
         return self.data_dir / "drop"
 
     @property
+    def goals_drop(self) -> Path:
+        """The lab goals' drop folder unless ``feeds.goals_dir`` names another."""
+        return self.data_dir / "goals"
+
+    @property
     def jax_cache(self) -> Path:
         return self.data_dir / "jax-cache"
 

@@ -60,6 +60,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX hypotheses_goal_round ON hypotheses(goal_hash, round);
     DROP INDEX hypotheses_goal;
     """,
+    # The lab's own goals: submitted by name, worked on in every round until withdrawn.
+    """
+    CREATE TABLE lab_goals (name TEXT PRIMARY KEY, goal_hash TEXT NOT NULL REFERENCES goals(hash),
+        body TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('active', 'withdrawn')),
+        provenance TEXT NOT NULL, submitted_at REAL NOT NULL, withdrawn_at REAL, updated_at REAL NOT NULL);
+    """,
 )
 
 # Per table: its key column; for tables whose records may be superseded, the condition under
@@ -76,6 +82,9 @@ _TABLES = {
     # A claim found again in a paper stays as checked; only a verdict replaces it.
     "claims": ("key", "excluded.verdict != '\"pending\"'", "checked_at"),
     "calibrations": ("version", None, "created_at"),
+    # A lab goal's row is rewritten on withdrawal and on a later submission under its name
+    # (feeds.labgoals decides what is allowed).
+    "lab_goals": ("name", "1", "updated_at"),
 }
 _JSON_COLUMNS = {"authors", "categories", "links", "design", "measurement", "body", "provenance",
                  "detail", "metrics", "position", "report", "verdict"}

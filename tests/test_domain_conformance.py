@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from specialist import domain
-from specialist.domain import (END, Benchmarks, ClaimCheck, Curves, Domain, Generator, Hindsight, LabData, Optimizer,
-                               Synthetic, goal_hash)
+from specialist.domain import (END, Benchmarks, ClaimCheck, Curves, Domain, Exports, Generator, Hindsight, LabData,
+                               Optimizer, Synthetic, Tolerance, goal_hash)
 from specialist.errors import InputError
 from tests.toy_domain import ToyDomain
 
@@ -229,3 +229,37 @@ def test_benchmarks_validation_goals_are_apart_and_classic_rows_are_summarised(c
         assert d.encode(goal)[0].shape == (d.spec.cond_dim,)
     rows = d.classic(None, [5], 0)
     assert rows and all({"problem", "summary"} <= set(r) for r in rows)
+
+
+def _valid_design(d, goal):
+    """A decoded design the goal accepts (the first of a few seeds)."""
+    for seed in range(2, 12):
+        design = _design(d, goal, seed)
+        (verdict,) = d.verify(goal, [design])
+        if "merit" in verdict:
+            return design, verdict
+    pytest.fail("no decoded design was valid for the goal")
+
+
+def test_exports_are_text_files_holding_the_design(case):
+    d, train, _ = _offering(case, Exports)
+    goal = train[0]
+    design, verdict = _valid_design(d, goal)
+    files = d.export(goal, design)
+    assert "design.json" in files and all(isinstance(k, str) and isinstance(v, str) and v for k, v in files.items())
+    assert d.verify(goal, [json.loads(files["design.json"])]) == [verdict]
+
+
+def test_tolerance_reports_its_runs_and_refuses_bad_arguments(case):
+    d, train, _ = _offering(case, Tolerance)
+    goal = train[0]
+    design, verdict = _valid_design(d, goal)
+    report = d.tolerance(goal, design, thickness_pct=1.0, index_sigma=0.01, runs=8, seed=0)
+    assert set(report) >= {"merit", "mean", "std", "median", "p90", "solved_share", "runs", "thickness_pct",
+                           "index_sigma", "seed"}
+    assert report["merit"] == pytest.approx(verdict["merit"]) and report["runs"] == 8 and report["std"] >= 0
+    assert 0 <= report["solved_share"] <= 1 and json.dumps(report)
+    assert report == d.tolerance(goal, design, thickness_pct=1.0, index_sigma=0.01, runs=8, seed=0)
+    for bad in ({"thickness_pct": -1.0}, {"index_sigma": -1.0}, {"runs": 0}):
+        with pytest.raises(InputError, match=next(iter(bad))):
+            d.tolerance(goal, design, **bad)

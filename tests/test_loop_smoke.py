@@ -94,3 +94,25 @@ def test_in_process_run_uses_the_daemons_builders_and_resumes(tmp_path):
     assert again.round == 3 and again.learner.step == 6 and again.proposer.version == 6  # brings new goals
     assert again.store.count("goals") == 260 + cfg.feeds.generated_per_poll
     assert len(again.learner.replay) == len(run.learner.replay)
+
+
+def test_a_submitted_lab_goal_is_worked_on_in_the_next_round_and_dropped_when_withdrawn(tmp_path):
+    from feeds.labgoals import LabGoals, designs
+
+    cfg = config.load(None, {"model": {"width": 32, "layers": 1, "heads": 2}, "daemon": {"goals_per_round": 4,
+                             "group": 2}, "experiments": {"refine_budget": 0},
+                             "learner": {"batch_size": 8, "pretrain_steps": 0}})
+    run = InProcess(cfg, Paths(tmp_path))
+    goal = {**run.store.get("goals", next(iter(r["hash"] for r in run.store.rows("goals", "split = 'train'"))))["body"],
+            "name": "lab-ar", "max_layers": 7}
+    lab = LabGoals(run.store, run.experiments.domain, cfg.daemon.seed)
+    assert lab.submit([("lab-ar.json", goal)], by="test")["submitted"] == 1
+    digest = goal_hash(goal)
+    for _ in range(2):
+        run.step()
+    assert run.store.count("hypotheses", "goal_hash = ?", (digest,)) == 2 * 2  # both rounds, group 2
+    (entry,) = designs(run.store, "lab-ar")
+    assert entry["designs_verified"] == 4 and entry["best"] is not None and entry["history"]
+    lab.withdraw("lab-ar")
+    run.step()
+    assert run.store.count("hypotheses", "goal_hash = ?", (digest,)) == 4

@@ -9,7 +9,10 @@
      "solved_below": 1.0}
 
 Optional goal fields: ``substrate_thickness_mm`` and ``exit`` (thick incoherent substrate, as in
-a design). Target defaults: polarization "avg", angle_deg 0, points 1 for a single wavelength,
+a design), and ``robustness`` (ask for a design that holds up when made with errors: its merit
+is then the mean over ``runs`` made copies, each layer's thickness off by a normal error of
+``thickness_pct`` percent and each film material's index by one normal offset of
+``index_sigma``, drawn once from ``seed``; ``Robustness``). Target defaults: polarization "avg", angle_deg 0, points 1 for a single wavelength,
 tolerance 0.01, weight 1.
 """
 
@@ -32,7 +35,7 @@ RELATIONS = ("<=", ">=", "=")
 TARGET_POLARIZATIONS = ("s", "p", "avg")
 _GOAL_KEYS = {"name", "domain", "incident", "substrate", "materials", "max_layers", "thickness_nm",
               "max_total_thickness_nm", "targets", "solved_below", "substrate_thickness_mm", "exit",
-              "provenance"}
+              "provenance", "robustness"}
 _TARGET_KEYS = {"quantity", "polarization", "angle_deg", "wavelength_nm", "points", "relation",
                 "value", "tolerance", "weight"}
 
@@ -57,6 +60,19 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Robustness:
+    """The manufacturing errors a robust goal's merit is averaged over (module docstring)."""
+
+    thickness_pct: float = 1.0
+    index_sigma: float = 0.0
+    runs: int = 16
+    seed: int = 0
+
+
+_ROBUSTNESS_KEYS = {"thickness_pct", "index_sigma", "runs", "seed"}
+
+
+@dataclass(frozen=True)
 class Goal:
     """A validated goal; ``raw`` keeps the JSON it came from."""
 
@@ -72,6 +88,7 @@ class Goal:
     substrate_thickness_mm: float | None
     exit: Material | None
     raw: dict
+    robustness: Robustness | None = None
 
     @property
     def inline_materials(self) -> dict[str, Material]:
@@ -143,7 +160,7 @@ def parse(obj: Any, source: str = "goal") -> Goal:
         solved_below=_positive(obj.get("solved_below", 1.0), source, "solved_below"),
         substrate_thickness_mm=None if thick is None else float(thick),
         exit=None if thick is None else materials.parse(obj.get("exit", "air"), source, "exit"),
-        raw=obj)
+        raw=obj, robustness=_robustness(obj.get("robustness"), source))
 
 
 def to_json(goal: Goal) -> dict:
@@ -180,6 +197,27 @@ def _target(obj: Any, source: str, where: str) -> Target:
                   _values(obj["value"], points, source, f"{where}.value"),
                   _positive(obj.get("tolerance", 0.01), source, f"{where}.tolerance"),
                   _positive(obj.get("weight", 1.0), source, f"{where}.weight"))
+
+
+def _robustness(obj: Any, source: str) -> Robustness | None:
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise InputError(source, "robustness", "must be an object with thickness_pct, index_sigma, runs and seed "
+                         "(each optional) or absent")
+    unknown = set(obj) - _ROBUSTNESS_KEYS
+    if unknown:
+        raise InputError(source, f"robustness.{sorted(unknown)[0]}", "is not a robustness field; allowed: "
+                         + ", ".join(sorted(_ROBUSTNESS_KEYS)))
+    out = Robustness()
+    for key in ("thickness_pct", "index_sigma"):
+        x = obj.get(key, getattr(out, key))
+        if not (_number(x) and 0 <= x <= (20 if key == "thickness_pct" else 0.5)):
+            raise InputError(source, f"robustness.{key}", f"is {x!r}; allowed: a number from 0 to "
+                             + ("20 (percent)" if key == "thickness_pct" else "0.5"))
+    return Robustness(float(obj.get("thickness_pct", out.thickness_pct)), float(obj.get("index_sigma", out.index_sigma)),
+                      _int(obj.get("runs", out.runs), source, "robustness.runs", 2, 64),
+                      _int(obj.get("seed", out.seed), source, "robustness.seed", 0, 2**31 - 1))
 
 
 def _values(value: Any, points: int, source: str, where: str) -> tuple[float, ...]:

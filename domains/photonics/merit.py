@@ -7,6 +7,10 @@ over every target point i, with violation max(0, Q - value) for "<=", max(0, val
 W wavelengths (the union of the targets' grids).
 
 Material indices for ``mats_BxL`` refer to the goal's material list (0 = goal.materials[0]).
+
+A goal with ``robustness`` is scored as the mean merit of its made copies (``Made``): the same
+runs, drawn once from its seed by ``errors``, for every design, so the merit stays a smooth,
+deterministic function of the thicknesses and the gradient search optimizes it as it is.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from __future__ import annotations
 from functools import partial
 from typing import Sequence
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from domains.photonics import solver
+from domains.photonics import calibration, solver
 from domains.photonics.design import Design
 from domains.photonics.goals import Goal
 from domains.photonics.spectra import layer_bucket
@@ -56,6 +62,10 @@ class Evaluator:
         self.nk_MxW = np.stack([m.nk(self.wavelength_W, goal.name) for m in media + list(goal.materials)])
         self._problem = self._padded()
         self._static = {"pols": self.pols, "thick": goal.substrate_thickness_mm is not None}
+        r = goal.robustness
+        self._made = None if r is None else Made(
+            goal, self.n_layers, *errors(r.seed, r.runs, len(goal.materials), self.n_layers, r.thickness_pct,
+                                         r.index_sigma))
 
     def _padded(self) -> dict[str, jnp.ndarray]:
         """The goal as arrays: M, W, A and P padded (repeated rows; points of weight 0)."""
@@ -79,7 +89,13 @@ class Evaluator:
         return out
 
     def merit(self, mats_BxL, d_BxL):
-        """merit_B of each design."""
+        """merit_B of each design (a robust goal's: the mean over its made copies)."""
+        if self._made is not None:
+            return self._made.merits(mats_BxL, d_BxL).mean(axis=1)
+        return self.plain_merit(mats_BxL, d_BxL)
+
+    def plain_merit(self, mats_BxL, d_BxL):
+        """merit_B of each design as designed, robustness aside."""
         return _rows(_merit, self._problem, mats_BxL, d_BxL, self._static)
 
     def quantities(self, mats_BxL, d_BxL):
@@ -88,6 +104,8 @@ class Evaluator:
 
     def value_and_grad(self, mats_BxL, d_BxL):
         """(merit_B, dmerit/dd_BxL): each design's merit and its gradient in its thicknesses."""
+        if self._made is not None:
+            return self._made.value_and_grad(mats_BxL, d_BxL)
         return _rows(_value_and_grad, self._problem, mats_BxL, d_BxL, self._static)
 
     def _violations(self, q_BxP):
@@ -137,6 +155,55 @@ class Evaluator:
                         "merit": float(np.sqrt(np.mean(v[sl] ** 2))),
                         "worst_violation": float(np.max(v[sl]) * t.tolerance)})
         return out
+
+
+def errors(seed: int, runs: int, materials: int, layers: int, thickness_pct: float,
+           index_sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """(factor_RxL, dn_RxK): the manufacturing errors of ``runs`` made copies.
+
+    Run r draws z = default_rng([seed, r]).standard_normal(K + L) (K materials, L layers): film
+    material k's real index is off by index_sigma * z[k], shared by all its layers; layer l's
+    thickness is multiplied by 1 + thickness_pct / 100 * z[K + l] (floored at 0 where used).
+    A run's first draws do not depend on L, so a design of fewer layers takes the first columns.
+    """
+    z = np.stack([np.random.default_rng([int(seed), r]).standard_normal(materials + layers) for r in range(runs)])
+    return 1.0 + thickness_pct / 100.0 * z[:, materials:], index_sigma * z[:, :materials]
+
+
+class Made:
+    """Designs as made with given errors: every design's R copies scored in one solver call.
+
+    Args:
+        goal: the goal (its materials are the ones offset).
+        n_layers: padded layer count of the designs given.
+        factor_RxL, dn_RxK: per run, each layer's thickness factor and each material's index
+            offset (``errors``).
+    """
+
+    def __init__(self, goal: Goal, n_layers: int, factor_RxL: np.ndarray, dn_RxK: np.ndarray):
+        self.K, self.R = len(goal.materials), len(factor_RxL)
+        self.factor_RxL = jnp.asarray(factor_RxL[:, :n_layers])
+        films = tuple(calibration.shift(m, x) for row in dn_RxK for m, x in zip(goal.materials, row))
+        self.ev = Evaluator(dataclasses.replace(goal, materials=films, robustness=None), n_layers)
+
+    def _copies(self, mats_BxL, d_BxL):
+        B, L = np.shape(mats_BxL)
+        mats = jnp.asarray(mats_BxL)[:, None, :] + self.K * jnp.arange(self.R, dtype=jnp.int32)[None, :, None]
+        d = jnp.maximum(0.0, jnp.asarray(d_BxL, jnp.float64)[:, None, :] * self.factor_RxL[None])
+        return mats.reshape(B * self.R, L), d.reshape(B * self.R, L)
+
+    def merits(self, mats_BxL, d_BxL):
+        """merit_BxR: each design's made copies."""
+        return self.ev.plain_merit(*self._copies(mats_BxL, d_BxL)).reshape(len(mats_BxL), self.R)
+
+    def value_and_grad(self, mats_BxL, d_BxL):
+        """(mean merit_B over the copies, its gradient in the designed thicknesses)."""
+        B = len(mats_BxL)
+        mats, d = self._copies(mats_BxL, d_BxL)
+        merit_BR, grad_BR = _rows(_value_and_grad, self.ev._problem, mats, d, self.ev._static)
+        live = (jnp.asarray(d_BxL, jnp.float64)[:, None, :] * self.factor_RxL[None]) > 0
+        grad = (grad_BR.reshape(B, self.R, -1) * self.factor_RxL[None] * live).mean(axis=1)
+        return merit_BR.reshape(B, self.R).mean(axis=1), grad
 
 
 def _rows(fn, problem, mats_BxL, d_BxL, static):

@@ -13,7 +13,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from domains.photonics import (baselines, calibration as calibration_mod, classic as classic_mod, design as design_mod,
-                               encoding, extract, families, goals as goals_mod, merit, results, synthetic)
+                               encoding, exports, extract, families, goals as goals_mod, merit, results, synthetic,
+                               tolerance as tolerance_mod)
 from specialist.domain import Spec
 
 
@@ -21,7 +22,8 @@ class PhotonicsDomain:
     """Thin-film coating design, verified by the transfer-matrix solver.
 
     Beyond the Domain protocol it offers every optional capability of ``specialist.domain``:
-    Synthetic, Hindsight, Generator, Optimizer, LabData, Curves, ClaimCheck, Benchmarks and Pretrained.
+    Synthetic, Hindsight, Generator, Optimizer, LabData, Curves, ClaimCheck, Benchmarks, Pretrained,
+    Exports and Tolerance.
     """
 
     spec = Spec("photonics", vocab_size=encoding.VOCAB, max_tokens=encoding.MAX_TOKENS, cond_dim=encoding.COND_DIM)
@@ -173,6 +175,21 @@ class PhotonicsDomain:
         provenance), made by ``specialist pretrain --ship``; None if absent (Pretrained)."""
         folder = Path(__file__).with_name("weights")
         return folder if (folder / "meta.json").exists() and (folder / "params.msgpack").exists() else None
+
+    def export(self, goal: dict, design: dict) -> dict[str, str]:
+        """The design as "design.json", "layers.csv" (thicknesses, quarter waves at the goal's
+        reference wavelength) and "spectrum.csv" (R and T over the goal's targets) (``exports``;
+        Exports)."""
+        g, f = self._framed(goal)
+        return exports.files(g, f.ref_nm, self._design(g, design))
+
+    def tolerance(self, goal: dict, design: dict, thickness_pct: float = 1.0, index_sigma: float = 0.01,
+                  runs: int = 200, seed: int = 0) -> dict:
+        """The merit over ``runs`` copies made with thickness and film-index errors, with each
+        copy's merit as "merits" (``tolerance.tolerance``, which states the draws; Tolerance).
+        Raises InputError for a bad argument or a design that breaks the goal's limits."""
+        ev = self._evaluator(goal)
+        return tolerance_mod.tolerance(ev, self._design(ev.goal, design), thickness_pct, index_sigma, runs, seed)
 
     def _evaluator(self, goal: dict) -> merit.Evaluator:
         return _cached(self._evaluators, goal, self._cache_size,

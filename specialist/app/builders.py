@@ -26,6 +26,7 @@ from experiments.worker import Experiments
 from feeds.arxiv import ArxivFeed
 from feeds.curriculum import CurriculumFeed
 from feeds.lab import LabFeed
+from feeds.labgoals import GoalsFeed, LabGoals, active as lab_goals
 from feeds.worker import FeedWorker
 from learner.checkpoint import Checkpoints, load_params
 from learner.evaluation import Evaluation
@@ -54,14 +55,16 @@ def heldout_goals(d: domains.Domain, cfg: Config) -> list[dict]:
 
 
 def build_feeds(cfg: Config, paths: Paths) -> FeedWorker:
-    """The curriculum (with the domain's Generator), arXiv (if enabled) and, for a domain with
-    LabData, the lab's drop folder; after each poll, pending claims are checked and, when new
+    """The curriculum (with the domain's Generator), arXiv (if enabled), the lab goals' drop
+    folder and, for a domain with LabData, the lab results' drop folder; after each poll, pending claims are checked and, when new
     results arrived, the calibration is fitted again."""
     prepare_process(paths)
     d, store, f = domains.load(cfg.daemon.domain), Store(paths.store), cfg.feeds
     feeds = [CurriculumFeed(d, cfg.daemon.seed, f.generated_per_poll)]
     if f.arxiv.enabled:
         feeds.append(ArxivFeed(d, paths.quarantine / "arxiv", f.arxiv))
+    goals_drop = Path(f.goals_dir).absolute() if f.goals_dir else paths.goals_drop
+    feeds.append(GoalsFeed(goals_drop, LabGoals(store, d, cfg.daemon.seed)))
     if isinstance(d, domains.LabData):
         drop = Path(f.drop_dir).absolute() if f.drop_dir else paths.drop
         feeds.append(LabFeed(drop, d.read_result, measurements.Judge(store, d)))
@@ -141,7 +144,8 @@ class InProcess:
 
     def step(self, learn: bool = True) -> Checked:
         """One round: propose, verify and refine, then (optionally) learn; returns the check."""
-        proposals = self.proposer.propose(self.round, round_goals(self.goals, self.round, self.cfg, self.store))
+        tasks = round_goals(self.goals, self.round, self.cfg, self.store, lab_goals(self.store))
+        proposals = self.proposer.propose(self.round, tasks)
         checked = self.experiments.check(proposals)
         if learn:
             self.learner.learn(checked)

@@ -31,6 +31,7 @@ os.environ["RAY_AUTH_MODE"] = "token"  # read when ray is imported, so set befor
 import ray  # noqa: E402
 from ray.exceptions import GetTimeoutError, RayError  # noqa: E402
 
+from feeds import labgoals  # noqa: E402
 from specialist.app import actors, figures, processes, schedule, status as status_mod, tracking  # noqa: E402
 from specialist.config import Config  # noqa: E402
 from specialist.core import Checked, Learned, Polled  # noqa: E402
@@ -104,6 +105,7 @@ class Driver:
         self.learns: deque = deque()
         self.params = None  # ObjectRef of the learner's newest (version, params), not yet pushed
         self.report = status_mod.Report(store)
+        self.lab = status_mod.LabWatch(store)
         self.clock = {"log": 0.0, "figure": time.time() + min(30.0, cfg.tracking.figure_every_s), "feeds": 0.0}
         self.polling = None  # ObjectRef of the feeds' poll in flight (arXiv may take minutes)
         log.info("daemon up: round %d, parameter version %d, %d training goals", self.round, self.version,
@@ -147,7 +149,7 @@ class Driver:
             self._periodic()
 
     def _submit(self) -> None:
-        tasks = schedule.round_goals(self.goals, self.round, self.cfg)
+        tasks = schedule.round_goals(self.goals, self.round, self.cfg, lab=labgoals.active(self.store))
         proposals = self.proposer.propose.remote(self.round, tasks)
         worker = self.experiments[self.round % len(self.experiments)]
         self.rounds.append((self.round, worker.check.remote(proposals)))
@@ -268,8 +270,12 @@ class Driver:
                      cal["rms_before"], cal["rms_after"])
 
     def _write_status(self, running: bool) -> None:
+        improved, lines = self.lab.update()
+        for line in lines:
+            log.info(line)
         metrics = self.report.metrics()
-        self.logger.write({**metrics, "params_version": self.version}, step=self.round)
+        self.logger.write({**metrics, **self.lab.metrics(), "params_version": self.version}, step=self.round)
+        self._lab_figures(improved)
         self.store.put("cursors", {"stream": status_mod.CURSOR, "position": {
             "running": running, "pid": os.getpid(), "host": socket.gethostname(), "started_at": self.started,
             "heartbeat": time.time(), "round": self.round, "params_version": self.version,
@@ -286,6 +292,17 @@ class Driver:
             fig = figures.designs_against_goals(items)
             self.logger.write({"figures/best_designs": fig}, step=self.round)
             figures.close(fig)
+
+    def _lab_figures(self, improved: dict) -> None:
+        """A figure per lab goal whose best design improved: that design against its targets."""
+        for task in labgoals.active(self.store):
+            name = task.goal["name"]
+            found = labgoals.best_design(self.store, task.goal_hash) if name in improved else None
+            series = self._get(self.experiments[0].curves.remote(task.goal, found[0])) if found else None
+            if series:
+                fig = figures.designs_against_goals([(f"{name}: merit {found[1]:.3g}", series)])
+                self.logger.write({f"figures/lab_{name}": fig}, step=self.round)
+                figures.close(fig)
 
     def shutdown(self) -> None:
         """Finish what is in flight, checkpoint, write the last status and end the run."""

@@ -16,6 +16,10 @@ A round has ``daemon.goals_per_round`` slots. Each is an edge slot with probabil
   always or never solved 2^-lambda, so none starves. In the cell the slot takes the goal worked on
   least recently, a goal never worked on first (ties in hash order), never one the round has.
 
+While the lab has active goals (``feeds.labgoals.active``), the round's last slots go to them
+instead: one per lab goal, at most ``max(1, int(daemon.lab_share * goals_per_round))``, taken in
+turn by round when there are more lab goals than that, so the curriculum never starves them.
+
 The goals follow from the store and the round alone, so a restarted daemon resumes as it would
 have gone on. Rounds just before this one that the store does not hold yet (at most
 ``daemon.rounds_in_flight - 1``: in flight) are drawn first from the same state and count as
@@ -148,7 +152,8 @@ def train_goals(store: Store, skip_families: str = "") -> TrainGoals:
                       [r["last"] for r in rows], store=store)
 
 
-def round_goals(goals: TrainGoals | Sequence[Task], round_: int, cfg: Config, store: Store | None = None) -> list[Task]:
+def round_goals(goals: TrainGoals | Sequence[Task], round_: int, cfg: Config, store: Store | None = None,
+                lab: Sequence[Task] = ()) -> list[Task]:
     """The tasks of a round (see the module docstring).
 
     Args:
@@ -158,7 +163,14 @@ def round_goals(goals: TrainGoals | Sequence[Task], round_: int, cfg: Config, st
             ``learner.mgpo_lambda``.
         store: where the verdicts are read; by default the store the goals came from (none: every
             cell at the prior, goals ranked by what ``goals`` knows).
+        lab: the lab's active goals, which take the round's last slots in turn.
     """
+    tasks = _train_tasks(goals, round_, cfg, store)
+    n_lab = min(len(lab), max(1, int(cfg.daemon.lab_share * len(tasks)))) if lab else 0
+    return tasks[:len(tasks) - n_lab] + [lab[(round_ * n_lab + i) % len(lab)] for i in range(n_lab)]
+
+
+def _train_tasks(goals: TrainGoals | Sequence[Task], round_: int, cfg: Config, store: Store | None) -> list[Task]:
     if not isinstance(goals, TrainGoals):
         goals = TrainGoals.from_tasks(goals)
     if not len(goals):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from feeds import labgoals
 from specialist.core import Best, Checked, Learned
 from specialist.paths import Paths
 from specialist.store import Store
@@ -65,6 +66,49 @@ class Report:
         return [self.best[h] for h in sorted(self.best)[:n]]
 
 
+class LabWatch:
+    """The lab goals' best merits as the driver last saw them.
+
+        watch = LabWatch(store)
+        improved, lines = watch.update()   # {name: (merit, solved)} improved since; log lines
+
+    A line is due when a lab goal is first solved, or when its best merit falls below ``MARKED``
+    times the merit last announced (its first verified design is announced too).
+    """
+
+    MARKED = 0.5
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.seen = labgoals.best_merits(store)  # a restart announces nothing already known
+        self.announced = dict(self.seen)
+
+    def update(self) -> tuple[dict[str, tuple[float, bool]], list[str]]:
+        now = labgoals.best_merits(self.store)
+        improved = {n: v for n, v in now.items() if n not in self.seen or v[0] < self.seen[n][0]}
+        lines = []
+        for name, (merit, solved) in improved.items():
+            before = self.announced.get(name)
+            if before is None or (solved and not before[1]) or merit < self.MARKED * before[0]:
+                what = ("first solved" if solved and (before is None or not before[1]) else
+                        "first verified design" if before is None else f"improved from {before[0]:.4g}")
+                lines.append(f"lab goal {name}: {what}, best merit {merit:.4g}")
+                self.announced[name] = (merit, solved)
+        self.seen.update(now)
+        return improved, lines
+
+    def metrics(self) -> dict[str, float]:
+        """``lab_<name>_best_merit`` per active lab goal with a verified design."""
+        return {f"lab_{name}_best_merit": merit for name, (merit, _) in self.seen.items()}
+
+
+def lab_summary(store: Store) -> list[dict]:
+    """Per active lab goal: its name, best merit so far and whether it is solved."""
+    best = labgoals.best_merits(store)
+    return [{"name": t.goal["name"], "best_merit": best.get(t.goal["name"], (None, False))[0],
+             "solved": best.get(t.goal["name"], (None, False))[1]} for t in labgoals.active(store)]
+
+
 def feed_metrics(store: Store) -> dict[str, float]:
     """What the feeds brought: goals from papers, claims and their checks, the calibration."""
     verdicts = dict(store.query("SELECT verdict, COUNT(*) FROM claims GROUP BY verdict"))
@@ -96,7 +140,8 @@ def read(data_dir: str | Path) -> dict:
                 "last_checkpoint_step": last, "solve_rate": metrics.get("solve_rate"),
                 "round": beat.get("round"), "pid": beat.get("pid"), "host": beat.get("host"),
                 "heartbeat_age_s": None if "heartbeat" not in beat else round(time.time() - beat["heartbeat"], 1),
-                "tracking_run": beat.get("run_id"), "feeds": feed_metrics(store), "metrics": metrics}
+                "tracking_run": beat.get("run_id"), "feeds": feed_metrics(store), "metrics": metrics,
+                "lab_goals": lab_summary(store)}
     finally:
         store.close()
 

@@ -115,6 +115,10 @@ def _render_status(doc: dict) -> None:
                       f"{value:.3f}" if isinstance(value, float) else str(value))
     for key, value in doc.get("feeds", {}).items():
         table.add_row(key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value))
+    for goal in doc.get("lab_goals", []):
+        best = goal["best_merit"]
+        table.add_row(f"lab goal {goal['name']}", "no verified design yet" if best is None else
+                      f"best merit {best:.4g}" + (" (solved)" if goal["solved"] else ""))
     _console.print(table)
 
 

@@ -17,7 +17,7 @@ import warnings
 from importlib.metadata import entry_points
 from typing import Sequence
 
-from specialist.cli import bench, daemon, scaffold
+from specialist.cli import bench, daemon, lab, scaffold
 from specialist.cli.io import Command
 from specialist.errors import InputError
 
@@ -36,6 +36,15 @@ COMMANDS = {
                        daemon.propose_args, daemon.propose),
     "ingest": Command("hand measured result files in: check, store with a verdict, copy to the drop folder's "
                       "processed/", daemon.ingest_args, daemon.ingest),
+    "submit": Command("hand the lab's own goals to the daemon: worked on in every round until withdrawn",
+                      lab.submit_args, lab.submit),
+    "withdraw": Command("stop working on a lab goal (its designs and history are kept)", lab.withdraw_args,
+                        lab.withdraw),
+    "designs": Command("the lab goals' best designs so far with their history; --export writes them in the "
+                       "forms coating engineers use, --tolerance adds a Monte Carlo tolerance analysis",
+                       lab.designs_args, lab.designs),
+    "tolerance": Command("how a design holds up when made with thickness and index errors (Monte Carlo)",
+                         lab.tolerance_args, lab.tolerance),
     "new-domain": Command("create a new domain package to start from (passes the conformance test)",
                           scaffold.add_args, scaffold.run),
 }
