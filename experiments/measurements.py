@@ -3,6 +3,8 @@
     judge = Judge(store, domain)                # the lab feed calls it on each new result
     verdict = judge(design_json, measurement)   # {"rms": {"R": ...}, "rms_all": ..., "calibration": 3}
     cal = calibrate(store, domain)              # fit on every stored result; stored as the next version
+    made = as_made(store, domain, goal)         # a goal made in a named process, with the newest calibration
+    recompute(store, domain, cal)               # the active lab goals' best designs under a new calibration
 
 The physics (simulating what was measured, applying and fitting a calibration) is the domain's,
 through its LabData capability (``judge(design, measurement, calibration)`` and
@@ -13,10 +15,14 @@ newest.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
-from specialist.domain import LabData
+from specialist.domain import LabData, Process
 from specialist.store import Store
+
+_DESIGNS = """SELECT h.key, h.design, h.params_version, h.round, v.merit FROM hypotheses h
+              JOIN verdicts v ON v.hypothesis_key = h.key
+              WHERE h.goal_hash = ? AND v.merit IS NOT NULL ORDER BY v.merit, h.key LIMIT ?"""
 
 
 def latest_calibration(store: Store) -> dict | None:
@@ -60,10 +66,61 @@ def calibrate(store: Store, domain: LabData, steps: int = 40) -> dict | None:
         return None
     fitted = domain.calibrate(rows, steps)
     last = store.query("SELECT MAX(version) AS v FROM calibrations")[0]["v"]
-    body = {"version": int(last or 0) + 1, **fitted}
+    body = {"version": int(last or 0) + 1, **fitted, "results": sorted(r["sha256"] for r in rows)}
     store.put("calibrations", {"version": body["version"], "body": body, "rms_before": body["rms_before"],
                                "rms_after": body["rms_after"]})
     return body
+
+
+class Made(NamedTuple):
+    goal: dict  # the goal to verify and refine with
+    detail: dict  # what a verdict records of it: {"calibration": version}, or nothing
+
+
+def as_made(store: Store, domain, goal: dict) -> Made:
+    """The goal as the newest calibration says the lab's coater makes it, where the domain
+    (Process) attaches one; else the goal itself."""
+    if not isinstance(domain, Process):
+        return Made(goal, {})
+    cal = latest_calibration(store)
+    made = domain.calibrated(goal, cal)
+    return Made(made, {"calibration": cal["version"]}) if made is not goal and cal else Made(goal, {})
+
+
+def recompute(store: Store, domain, calibration: dict | None, limit: int = 32) -> dict[str, int]:
+    """The ``limit`` best distinct designs of every active lab goal made in a process, verified
+    again under ``calibration`` and stored as new hypotheses (origin "recalibrated", keyed by the
+    calibration's version; the verdicts before it stay as they were).
+
+    Returns:
+        {"goals": lab goals recomputed, "verdicts": verdicts written}.
+    """
+    if not calibration or not isinstance(domain, Process):
+        return {"goals": 0, "verdicts": 0}
+    records, goals = [], 0
+    for row in store.query("SELECT goal_hash, body FROM lab_goals WHERE status = 'active' ORDER BY name"):
+        goal = json.loads(row["body"])
+        made = domain.calibrated(goal, calibration)
+        if made is goal:
+            continue
+        seen, picked = set(), []
+        for r in store.query(_DESIGNS, (row["goal_hash"], 8 * limit)):
+            if r["design"] not in seen and len(picked) < limit:
+                seen.add(r["design"])
+                picked.append(r)
+        verdicts = domain.verify(made, [json.loads(r["design"]) for r in picked])
+        for j, (r, verdict) in enumerate(zip(picked, verdicts)):
+            key = f"cal{calibration['version']}:{row['goal_hash'][:12]}:{j}"
+            records += [("hypotheses", {"key": key, "goal_hash": row["goal_hash"], "design": json.loads(r["design"]),
+                                        "params_version": r["params_version"], "round": r["round"],
+                                        "origin": "recalibrated"}),
+                        ("verdicts", {"hypothesis_key": key, "merit": verdict.get("merit"),
+                                      "solved": int(bool(verdict.get("solved"))),
+                                      "detail": {**verdict, "calibration": calibration["version"],
+                                                 "recomputed_from": r["key"]}})]
+        goals += 1
+    store.put_many(records)
+    return {"goals": goals, "verdicts": len(records) // 2}
 
 
 def _lab_data(domain) -> LabData:

@@ -3,6 +3,9 @@
     experiments = Experiments(domain, store, refine_budget=60, refine_top=2)
     checked = experiments.check(proposals)     # from Proposer.propose; verdicts now in the store
 
+A goal made in a named process (the domain's Process capability) is verified and refined as the
+newest calibration says the coater makes it; its verdicts name that calibration's version.
+
 Every hypothesis of a round and its verdict are written in one transaction under keys made of
 the round, the goal's slot and the design's index, so checking the same batch twice (a retried
 task, a restarted actor) writes nothing new.
@@ -15,6 +18,7 @@ import json
 import numpy as np
 
 from specialist.core import Best, Checked, Group, Proposals
+from experiments.measurements import as_made
 from specialist.domain import Curves, Domain
 from specialist.store import Store
 
@@ -35,9 +39,9 @@ class Experiments:
         group-relative policy gradient) and its valid refined designs (for hindsight pairs)."""
         records, best, groups, sampled_solved, sampled_best = [], [], [], [], []
         for slot, (task, designs) in enumerate(zip(proposals.tasks, proposals.designs)):
-            goal = task.goal
-            verdicts = self.domain.verify(goal, designs)
-            refined = self._refine(task.goal_hash, goal, designs, verdicts)
+            goal, made = task.goal, as_made(self.store, self.domain, task.goal)
+            verdicts = self.domain.verify(made.goal, designs)
+            refined = self._refine(task.goal_hash, made.goal, designs, verdicts)
             tried = [(d, v, "sampled") for d, v in zip(designs, verdicts)] + refined
             groups.append(Group(task.goal_hash, goal, designs, [v.get("merit") for v in verdicts],
                                 [bool(v.get("solved")) for v in verdicts],
@@ -50,7 +54,8 @@ class Experiments:
                                             "params_version": proposals.version, "round": proposals.round,
                                             "origin": origin}),
                             ("verdicts", {"hypothesis_key": key, "merit": verdict.get("merit"),
-                                          "solved": int(bool(verdict.get("solved"))), "detail": verdict})]
+                                          "solved": int(bool(verdict.get("solved"))),
+                                          "detail": {**verdict, **made.detail}})]
             scored = [(v["merit"], d, bool(v.get("solved"))) for d, v, _ in tried if "merit" in v]
             if scored:
                 merit, design, solved = min(scored, key=lambda s: s[0])

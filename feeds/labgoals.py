@@ -41,15 +41,19 @@ from specialist.store import Store
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64 characters"
 
-_HISTORY = """
+# A lab goal's verdicts under its current calibration: the newest one its verdicts name (for a
+# goal made in a process), or all of them (for a goal that names none).
+_CURRENT = """(? IS NULL OR json_extract(v.detail, '$.calibration') = ?)"""
+_NEWEST = """SELECT MAX(json_extract(v.detail, '$.calibration')) FROM hypotheses h
+             JOIN verdicts v ON v.hypothesis_key = h.key WHERE h.goal_hash = ?"""
+_HISTORY = f"""
 SELECT h.key, h.round, h.origin, h.params_version, h.created_at, h.design, v.merit, v.solved
 FROM hypotheses h JOIN verdicts v ON v.hypothesis_key = h.key
-WHERE h.goal_hash = ? AND v.merit IS NOT NULL ORDER BY h.round, h.key
+WHERE h.goal_hash = ? AND v.merit IS NOT NULL AND {_CURRENT} ORDER BY h.round, h.key
 """
-_BEST = """
-SELECT l.name, MIN(v.merit) AS merit, MAX(v.solved) AS solved FROM lab_goals l
-JOIN hypotheses h ON h.goal_hash = l.goal_hash JOIN verdicts v ON v.hypothesis_key = h.key
-WHERE l.status = 'active' AND v.merit IS NOT NULL GROUP BY l.name
+_BEST = f"""
+SELECT h.design, v.merit, v.solved FROM hypotheses h JOIN verdicts v ON v.hypothesis_key = h.key
+WHERE h.goal_hash = ? AND v.merit IS NOT NULL AND {_CURRENT} ORDER BY v.merit, h.key LIMIT 1
 """
 
 
@@ -207,21 +211,37 @@ def active(store: Store) -> list[Task]:
 
 
 def best_merits(store: Store) -> dict[str, tuple[float, bool]]:
-    """Per active lab goal with a verified design: (best merit, solved by any design)."""
-    return {r["name"]: (float(r["merit"]), bool(r["solved"])) for r in store.query(_BEST)}
+    """Per active lab goal with a verified design: (best merit, whether that design solves it)."""
+    out = {}
+    for t in active(store):
+        found = _best(store, t.goal_hash)
+        if found:
+            out[t.goal["name"]] = (float(found["merit"]), bool(found["solved"]))
+    return out
 
 
 def best_design(store: Store, goal_hash_: str) -> tuple[dict, float] | None:
     """A goal's best verified design and its merit (None before any)."""
-    row = store.query("SELECT h.design, v.merit FROM hypotheses h JOIN verdicts v ON v.hypothesis_key = h.key "
-                      "WHERE h.goal_hash = ? AND v.merit IS NOT NULL ORDER BY v.merit, h.key LIMIT 1", (goal_hash_,))
-    return (json.loads(row[0]["design"]), float(row[0]["merit"])) if row else None
+    found = _best(store, goal_hash_)
+    return (json.loads(found["design"]), float(found["merit"])) if found else None
+
+
+def calibration_of(store: Store, goal_hash_: str) -> int | None:
+    """The calibration a goal's designs are judged under now: the newest its verdicts name."""
+    return store.query(_NEWEST, (goal_hash_,))[0][0]
+
+
+def _best(store: Store, goal_hash_: str):
+    version = calibration_of(store, goal_hash_)
+    rows = store.query(_BEST, (goal_hash_, version, version))
+    return rows[0] if rows else None
 
 
 def designs(store: Store, name: str | None = None) -> list[dict]:
     """Per lab goal (``name``'s alone, if given): its state, the best design so far and the
-    history of its improvements (merit over time, which parameter version found it, sampled or
-    refined). Active goals first, then by submission."""
+    history of its improvements (merit over time, which parameter version found it, sampled,
+    refined or recalibrated), judged under its current calibration (``calibration_of``). Active
+    goals first, then by submission."""
     where = ("name = ?", (name,)) if name else ("", ())
     goals = sorted(store.rows("lab_goals", *where), key=lambda r: (r["status"] != "active", r["submitted_at"]))
     if name and not goals:
@@ -230,14 +250,15 @@ def designs(store: Store, name: str | None = None) -> list[dict]:
     out = []
     for g in goals:
         history, best, count = [], None, 0
-        for r in store.query(_HISTORY, (g["goal_hash"],)):
+        version = calibration_of(store, g["goal_hash"])
+        for r in store.query(_HISTORY, (g["goal_hash"], version, version)):
             count += 1
             if best is None or r["merit"] < best["merit"]:
                 best = {"merit": float(r["merit"]), "solved": bool(r["solved"]), "params_version": r["params_version"],
                         "origin": r["origin"], "round": r["round"], "at": r["created_at"], "hypothesis": r["key"],
                         "design": json.loads(r["design"])}
                 history.append({k: best[k] for k in ("at", "merit", "solved", "params_version", "origin", "round")})
-        out.append({"name": g["name"], "status": g["status"], "hash": g["goal_hash"],
+        out.append({"name": g["name"], "status": g["status"], "hash": g["goal_hash"], "calibration": version,
                      "submitted_by": g["provenance"].get("submitted_by"), "submitted_at": g["submitted_at"],
                      "withdrawn_at": g["withdrawn_at"], "designs_verified": count, "best": best,
                      "history": history, "goal": g["body"]})

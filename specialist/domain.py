@@ -25,6 +25,7 @@ missing one serves:
     Pretrained    weights()                                the weights a new daemon starts from
     Exports       export(goal, design)                     a design in the files its users make it from
     Tolerance     tolerance(goal, design, ...)             Monte Carlo over manufacturing errors
+    Process       calibrated(goal, calibration)            a goal as the lab's calibrated coater makes it
 
 Domains register through the entry-point group ``specialist.domains``; a domain that fails to
 load is skipped with a warning, and asking for an unknown name lists the valid ones. A domain
@@ -254,8 +255,21 @@ class Tolerance(Protocol):
         "runs", "thickness_pct", "index_sigma", "seed"}."""
 
 
+@runtime_checkable
+class Process(Protocol):
+    """Goals made in a named deposition process are designed for the calibrated coater.
+
+        goal = domain.calibrated(goal, calibration)    # the store's newest calibration (LabData)
+    """
+
+    def calibrated(self, goal: dict, calibration: dict | None) -> dict:
+        """The goal with the calibration's corrections for its process attached, for verify and
+        refine to score designs as the coater makes them; the goal itself where it names no
+        process, where it pins its own calibration, or without a calibration."""
+
+
 CAPABILITIES = (Synthetic, Hindsight, Generator, Optimizer, LabData, Curves, ClaimCheck, Benchmarks,
-                Pretrained, Exports, Tolerance)
+                Pretrained, Exports, Tolerance, Process)
 
 
 def available() -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 
 from specialist import domain
 from specialist.domain import (END, Benchmarks, ClaimCheck, Curves, Domain, Exports, Generator, Hindsight, LabData,
-                               Optimizer, Synthetic, Tolerance, goal_hash)
+                               Optimizer, Process, Synthetic, Tolerance, goal_hash)
 from specialist.errors import InputError
 from tests.toy_domain import ToyDomain
 
@@ -263,3 +263,11 @@ def test_tolerance_reports_its_runs_and_refuses_bad_arguments(case):
     for bad in ({"thickness_pct": -1.0}, {"index_sigma": -1.0}, {"runs": 0}):
         with pytest.raises(InputError, match=next(iter(bad))):
             d.tolerance(goal, design, **bad)
+
+
+def test_process_leaves_a_goal_without_a_calibration_or_a_process_as_it_is(case):
+    d, train, _ = _offering(case, Process)
+    goal = train[0]
+    assert d.calibrated(goal, None) is goal
+    assert d.calibrated(goal, {"version": 1}) is goal  # the curriculum's goals name no process
+    assert json.dumps(d.calibrated(goal, {"version": 1}))

@@ -248,6 +248,8 @@ _WRONG = {"angle_deg": st.one_of(st.text(max_size=5), st.booleans(), st.lists(st
                                  st.none(), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2)),
           "run": st.one_of(st.just(""), st.floats(), st.booleans(), st.lists(st.text(max_size=2), max_size=2)),
           "notes": st.one_of(st.integers(), st.none(), st.lists(st.integers(), max_size=2)),
+          "lab_goal": st.one_of(st.just(""), st.integers(), st.none(), st.text("ab", min_size=201, max_size=210)),
+          "hypothesis": st.one_of(st.just(" "), st.floats(), st.lists(st.text(max_size=2), max_size=2)),
           "design": st.one_of(st.integers(), st.text(max_size=10), st.lists(st.integers(), max_size=3),
                               st.sampled_from([{**DESIGN, "layers": [{"material": "TiO2", "thickness_nm": t}]}
                                                for t in (-1, "5", None, True)]

@@ -142,7 +142,8 @@ def _pack(measured, runs, names, run_names) -> dict:
     groups: dict[str, list[dict]] = {"coherent": [], "incoherent": []}
     for p, (_, m), run in zip(packs, measured, runs):
         kind = "incoherent" if p.sub_mm_B[0] > 0 else "coherent"
-        groups[kind].append(_row(p, m, names.index, len(names), run_names.index(run), M, W))
+        # the Δn table is padded to _bucket(len(names), 4) entries, then one constant 0 follows
+        groups[kind].append(_row(p, m, names.index, _bucket(len(names), 4), run_names.index(run), M, W))
     return {k: _stack(rows) if rows else None for k, rows in groups.items()}
 
 
@@ -151,7 +152,7 @@ def _row(p: spectra.Packed, m: dict, name_index, n_names: int, run: int, M: int,
     w = len(m["wavelength_nm"])
     nk = np.repeat(p.nk_MxW[:1], M, axis=0)  # unused rows: a copy of the incident medium, harmless
     nk[: len(p.materials)] = p.nk_MxW
-    slot = np.full(M, n_names, np.int32)  # the last Δn entry is a constant 0 (no correction)
+    slot = np.full(M, n_names, np.int32)  # entry n_names, after the padded Δn table: a constant 0
     for i, mat in enumerate(p.materials):
         if isinstance(mat, ShiftedMaterial):
             slot[i] = name_index(mat.name)

@@ -12,7 +12,11 @@ Optional goal fields: ``substrate_thickness_mm`` and ``exit`` (thick incoherent 
 a design), and ``robustness`` (ask for a design that holds up when made with errors: its merit
 is then the mean over ``runs`` made copies, each layer's thickness off by a normal error of
 ``thickness_pct`` percent and each film material's index by one normal offset of
-``index_sigma``, drawn once from ``seed``; ``Robustness``). Target defaults: polarization "avg", angle_deg 0, points 1 for a single wavelength,
+``index_sigma``, drawn once from ``seed``; ``Robustness``), ``process`` (the deposition run the
+coating will be made in, text) and ``calibration`` (the corrections of the lab's coater to
+design for: ``{"version", "delta_n": {material: offset}, "thickness_scale"}``; the daemon fills
+it in from the newest calibration for a goal naming a process, see ``plugin.calibrated``); a goal
+with a calibration is scored as the calibrated coater would make its designs. Target defaults: polarization "avg", angle_deg 0, points 1 for a single wavelength,
 tolerance 0.01, weight 1.
 """
 
@@ -35,7 +39,7 @@ RELATIONS = ("<=", ">=", "=")
 TARGET_POLARIZATIONS = ("s", "p", "avg")
 _GOAL_KEYS = {"name", "domain", "incident", "substrate", "materials", "max_layers", "thickness_nm",
               "max_total_thickness_nm", "targets", "solved_below", "substrate_thickness_mm", "exit",
-              "provenance", "robustness"}
+              "provenance", "robustness", "process", "calibration"}
 _TARGET_KEYS = {"quantity", "polarization", "angle_deg", "wavelength_nm", "points", "relation",
                 "value", "tolerance", "weight"}
 
@@ -73,6 +77,22 @@ _ROBUSTNESS_KEYS = {"thickness_pct", "index_sigma", "runs", "seed"}
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """The coater's corrections a goal is designed for: film index offsets by material name and
+    one thickness scale (the goal's deposition run's)."""
+
+    version: int
+    delta_n: tuple[tuple[str, float], ...]
+    thickness_scale: float
+
+    def offset(self, material: Material) -> float:
+        return dict(self.delta_n).get(material.name, 0.0)
+
+
+_CALIBRATION_KEYS = {"version", "delta_n", "thickness_scale"}
+
+
+@dataclass(frozen=True)
 class Goal:
     """A validated goal; ``raw`` keeps the JSON it came from."""
 
@@ -89,6 +109,7 @@ class Goal:
     exit: Material | None
     raw: dict
     robustness: Robustness | None = None
+    calibration: Calibration | None = None
 
     @property
     def inline_materials(self) -> dict[str, Material]:
@@ -160,7 +181,8 @@ def parse(obj: Any, source: str = "goal") -> Goal:
         solved_below=_positive(obj.get("solved_below", 1.0), source, "solved_below"),
         substrate_thickness_mm=None if thick is None else float(thick),
         exit=None if thick is None else materials.parse(obj.get("exit", "air"), source, "exit"),
-        raw=obj, robustness=_robustness(obj.get("robustness"), source))
+        raw=obj, robustness=_robustness(obj.get("robustness"), source),
+        calibration=_calibration(obj, source))
 
 
 def to_json(goal: Goal) -> dict:
@@ -218,6 +240,27 @@ def _robustness(obj: Any, source: str) -> Robustness | None:
     return Robustness(float(obj.get("thickness_pct", out.thickness_pct)), float(obj.get("index_sigma", out.index_sigma)),
                       _int(obj.get("runs", out.runs), source, "robustness.runs", 2, 64),
                       _int(obj.get("seed", out.seed), source, "robustness.seed", 0, 2**31 - 1))
+
+
+def _calibration(obj: dict, source: str) -> Calibration | None:
+    process = obj.get("process")
+    if process is not None and not (isinstance(process, str) and 1 <= len(process.strip()) <= 200):
+        raise InputError(source, "process", f"is {process!r}; allowed: the deposition run's name, text of 1 to 200 "
+                         "characters")
+    cal = obj.get("calibration")
+    if cal is None:
+        return None
+    if not isinstance(cal, dict) or set(cal) - _CALIBRATION_KEYS:
+        raise InputError(source, "calibration", "must be an object with version, delta_n ({material: offset}) and "
+                         "thickness_scale, or absent")
+    delta = cal.get("delta_n", {})
+    if not (isinstance(delta, dict) and all(isinstance(k, str) and _number(v) and abs(v) <= 1 for k, v in delta.items())):
+        raise InputError(source, "calibration.delta_n", "must map material names to index offsets from -1 to 1")
+    scale = cal.get("thickness_scale", 1.0)
+    if not (_number(scale) and 0.5 <= scale <= 2):
+        raise InputError(source, "calibration.thickness_scale", f"is {scale!r}; allowed: a number from 0.5 to 2")
+    return Calibration(_int(cal.get("version", 0), source, "calibration.version", 0, 2**31 - 1),
+                       tuple(sorted((k, float(v)) for k, v in delta.items())), float(scale))
 
 
 def _values(value: Any, points: int, source: str, where: str) -> tuple[float, ...]:

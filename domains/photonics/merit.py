@@ -10,7 +10,9 @@ Material indices for ``mats_BxL`` refer to the goal's material list (0 = goal.ma
 
 A goal with ``robustness`` is scored as the mean merit of its made copies (``Made``): the same
 runs, drawn once from its seed by ``errors``, for every design, so the merit stays a smooth,
-deterministic function of the thicknesses and the gradient search optimizes it as it is.
+deterministic function of the thicknesses and the gradient search optimizes it as it is. A goal
+with a ``calibration`` is scored as the calibrated coater makes its designs (film indices offset,
+thicknesses scaled), on top of any robustness. ``quantities`` and ``detail`` stay as designed.
 """
 
 from __future__ import annotations
@@ -62,10 +64,7 @@ class Evaluator:
         self.nk_MxW = np.stack([m.nk(self.wavelength_W, goal.name) for m in media + list(goal.materials)])
         self._problem = self._padded()
         self._static = {"pols": self.pols, "thick": goal.substrate_thickness_mm is not None}
-        r = goal.robustness
-        self._made = None if r is None else Made(
-            goal, self.n_layers, *errors(r.seed, r.runs, len(goal.materials), self.n_layers, r.thickness_pct,
-                                         r.index_sigma))
+        self._made = _made(goal, self.n_layers)
 
     def _padded(self) -> dict[str, jnp.ndarray]:
         """The goal as arrays: M, W, A and P padded (repeated rows; points of weight 0)."""
@@ -89,7 +88,7 @@ class Evaluator:
         return out
 
     def merit(self, mats_BxL, d_BxL):
-        """merit_B of each design (a robust goal's: the mean over its made copies)."""
+        """merit_B of each design (as made: a robust goal's, the mean over its made copies)."""
         if self._made is not None:
             return self._made.merits(mats_BxL, d_BxL).mean(axis=1)
         return self.plain_merit(mats_BxL, d_BxL)
@@ -157,6 +156,20 @@ class Evaluator:
         return out
 
 
+def _made(goal: Goal, n_layers: int) -> "Made | None":
+    """How a goal's designs are scored when made: its robustness's copies (else one copy), each
+    through its calibration's corrections; None for a goal asking neither."""
+    r, cal = goal.robustness, goal.calibration
+    if r is None and cal is None:
+        return None
+    K = len(goal.materials)
+    factor, dn = errors(r.seed, r.runs, K, n_layers, r.thickness_pct, r.index_sigma) if r is not None else \
+        (np.ones((1, n_layers)), np.zeros((1, K)))
+    if cal is not None:
+        factor, dn = factor * cal.thickness_scale, dn + np.array([cal.offset(m) for m in goal.materials])
+    return Made(goal, n_layers, factor, dn)
+
+
 def errors(seed: int, runs: int, materials: int, layers: int, thickness_pct: float,
            index_sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """(factor_RxL, dn_RxK): the manufacturing errors of ``runs`` made copies.
@@ -184,7 +197,7 @@ class Made:
         self.K, self.R = len(goal.materials), len(factor_RxL)
         self.factor_RxL = jnp.asarray(factor_RxL[:, :n_layers])
         films = tuple(calibration.shift(m, x) for row in dn_RxK for m, x in zip(goal.materials, row))
-        self.ev = Evaluator(dataclasses.replace(goal, materials=films, robustness=None), n_layers)
+        self.ev = Evaluator(dataclasses.replace(goal, materials=films, robustness=None, calibration=None), n_layers)
 
     def _copies(self, mats_BxL, d_BxL):
         B, L = np.shape(mats_BxL)

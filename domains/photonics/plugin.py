@@ -23,7 +23,7 @@ class PhotonicsDomain:
 
     Beyond the Domain protocol it offers every optional capability of ``specialist.domain``:
     Synthetic, Hindsight, Generator, Optimizer, LabData, Curves, ClaimCheck, Benchmarks, Pretrained,
-    Exports and Tolerance.
+    Exports, Tolerance and Process.
     """
 
     spec = Spec("photonics", vocab_size=encoding.VOCAB, max_tokens=encoding.MAX_TOKENS, cond_dim=encoding.COND_DIM)
@@ -190,6 +190,17 @@ class PhotonicsDomain:
         Raises InputError for a bad argument or a design that breaks the goal's limits."""
         ev = self._evaluator(goal)
         return tolerance_mod.tolerance(ev, self._design(ev.goal, design), thickness_pct, index_sigma, runs, seed)
+
+    def calibrated(self, goal: dict, calibration: dict | None) -> dict:
+        """A goal naming a ``process`` (a deposition run) with the calibration's film index offsets
+        and that run's thickness scale attached as its ``calibration`` (Process); unchanged
+        without a process or a calibration, or where the goal gives its own."""
+        if not calibration or "process" not in goal or "calibration" in goal:
+            return goal
+        return {**goal, "calibration": {"version": int(calibration.get("version", 0)),
+                                        "delta_n": dict(calibration.get("delta_n", {})),
+                                        "thickness_scale": float(calibration.get("thickness_scale", {}).get(
+                                            str(goal["process"]), 1.0))}}
 
     def _evaluator(self, goal: dict) -> merit.Evaluator:
         return _cached(self._evaluators, goal, self._cache_size,

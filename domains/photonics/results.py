@@ -15,10 +15,13 @@ lines starting with ``#`` are skipped. At most 16 MiB (the sidecar: 1 MiB).
 
 ``NAME.json``: an object with ``design`` (the design JSON, required), ``sample_id`` (text, default
 NAME), ``angle_deg`` (in [0, 90), default 0), ``polarization`` ("s", "p" or "avg", default "avg"),
-``run`` (the deposition run, text or integer, default the sample id) and ``notes`` (text).
+``run`` (the deposition run, text or integer, default the sample id), ``notes`` (text), and what
+the sample was made for: ``lab_goal`` (a lab goal's name) and ``hypothesis`` (the key of the
+daemon's design it made), both text.
 
 The measurement stored from them holds ``file``, ``sidecar``, ``wavelength_nm``, ``R`` and/or
-``T``, ``angle_deg``, ``polarization``, ``run`` and ``notes`` (when given); the content key is the
+``T``, ``angle_deg``, ``polarization``, ``run``, and ``notes``, ``lab_goal`` and ``hypothesis``
+(when given); the content key is the
 SHA-256 of both files, so a result read again is the same row.
 """
 
@@ -40,7 +43,8 @@ from specialist.errors import InputError
 MIN_POINTS, MAX_POINTS = 3, 100_000
 MAX_CSV_BYTES, MAX_SIDECAR_BYTES = 16 << 20, 1 << 20
 COLUMNS = ("wavelength_nm", "R", "T")
-SIDECAR_FIELDS = ("design", "sample_id", "angle_deg", "polarization", "run", "notes")
+SIDECAR_FIELDS = ("design", "sample_id", "angle_deg", "polarization", "run", "notes", "lab_goal", "hypothesis")
+_LINKS = ("lab_goal", "hypothesis")
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _CSV_FORM = "a header wavelength_nm,R,T (R or T may be left out) and one row of numbers per wavelength"
@@ -66,7 +70,7 @@ def read_result(csv_path: Path, sidecar_path: Path, csv_label: str, sidecar_labe
     _in_range(columns["wavelength_nm"], design, csv_label, sidecar_label)
     measurement = {"file": Path(csv_label).name, "sidecar": Path(sidecar_label).name,
                    **{c: v.tolist() for c, v in columns.items()},
-                   **{k: meta[k] for k in ("angle_deg", "polarization", "run", "notes") if k in meta}}
+                   **{k: meta[k] for k in ("angle_deg", "polarization", "run", "notes", *_LINKS) if k in meta}}
     content = len(csv_raw).to_bytes(8, "big") + csv_raw + sidecar_raw  # length-prefixed: unambiguous
     return {"sha256": hashlib.sha256(content).hexdigest(), "name": Path(csv_label).name,
             "sample_id": meta["sample_id"], "design": meta["design"], "measurement": measurement}
@@ -113,7 +117,8 @@ def _sidecar(raw: bytes, label: str, stem: str) -> tuple[dict, design_mod.Design
     meta["run"] = str(run) if isinstance(run, int) and not isinstance(run, bool) else _text(run, label, "run")
     if "notes" in obj and not isinstance(obj["notes"], str):
         raise InputError(label, "notes", f"is {_show(obj['notes'])}; allowed: text")
-    return {**meta, **({"notes": obj["notes"]} if "notes" in obj else {})}, design
+    links = {k: _text(obj[k], label, k) for k in _LINKS if k in obj}
+    return {**meta, **({"notes": obj["notes"]} if "notes" in obj else {}), **links}, design
 
 
 def _text(value: Any, label: str, field: str) -> str:

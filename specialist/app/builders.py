@@ -57,7 +57,8 @@ def heldout_goals(d: domains.Domain, cfg: Config) -> list[dict]:
 def build_feeds(cfg: Config, paths: Paths) -> FeedWorker:
     """The curriculum (with the domain's Generator), arXiv (if enabled), the lab goals' drop
     folder and, for a domain with LabData, the lab results' drop folder; after each poll, pending claims are checked and, when new
-    results arrived, the calibration is fitted again."""
+    results arrived, the calibration is fitted again and the lab goals made in a process have
+    their best designs verified again under it."""
     prepare_process(paths)
     d, store, f = domains.load(cfg.daemon.domain), Store(paths.store), cfg.feeds
     feeds = [CurriculumFeed(d, cfg.daemon.seed, f.generated_per_poll)]
@@ -74,7 +75,8 @@ def build_feeds(cfg: Config, paths: Paths) -> FeedWorker:
 
     def calibrate(new: dict) -> dict:
         fresh = any(new.get(feed.name) for feed in feeds if isinstance(feed, LabFeed))
-        return {"calibration": measurements.calibrate(store, d, f.calibrate_steps) if fresh else None}
+        cal = measurements.calibrate(store, d, f.calibrate_steps) if fresh else None
+        return {"calibration": cal, "recalibrated": measurements.recompute(store, d, cal) if cal else None}
 
     return FeedWorker(store, feeds, after=[check_claims, calibrate])
 

@@ -15,7 +15,6 @@ import argparse
 import getpass
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -156,13 +155,13 @@ def _render_designs(doc: dict) -> None:
         _console.print("no lab goals yet: `specialist submit GOAL.json`")
         return
     table = Table(title="lab goals")
-    for col in ("name", "status", "submitted", "verified", "best merit", "solved", "found by", "improvements"):
-        table.add_column(col)
+    for col in ("name", "status", "verified", "best merit", "solved", "found by", "gains"):
+        table.add_column(col, no_wrap=col == "name")
     for e in doc["lab_goals"]:
         b = e["best"] or {}
-        table.add_row(e["name"], e["status"], _time(e["submitted_at"]), str(e["designs_verified"]),
-                      f"{b['merit']:.4g}" if b else "-", ("yes" if b.get("solved") else "no") if b else "-",
-                      f"v{b['params_version']} {b['origin']}, round {b['round']}" if b else "-", str(len(e["history"])))
+        table.add_row(e["name"], e["status"], str(e["designs_verified"]), f"{b['merit']:.4g}" if b else "-",
+                      ("yes" if b.get("solved") else "no") if b else "-",
+                      f"v{b['params_version']} {b['origin']} r{b['round']}" if b else "-", str(len(e["history"])))
     _console.print(table)
     for e in doc["lab_goals"]:
         if "tolerance" in e:
@@ -172,10 +171,6 @@ def _render_designs(doc: dict) -> None:
                            f"90th percentile {t['p90']:.4g}; {t['solved_share']:.0%} of runs solved")
         for path in e.get("files", []):
             _console.print(f"{e['name']}: wrote {path}")
-
-
-def _time(t: float | None) -> str:
-    return "-" if t is None else datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M")
 
 
 # --- tolerance -------------------------------------------------------------------------------
