@@ -29,9 +29,10 @@ _BEST_KNOWN = """SELECT h.design FROM hypotheses h JOIN verdicts v ON v.hypothes
 class Experiments:
     """Batched verification and test-time refinement of proposals."""
 
-    def __init__(self, domain: Domain, store: Store, refine_budget: int, refine_top: int):
+    def __init__(self, domain: Domain, store: Store, refine_budget: int, refine_top: int, lab_refine_budget: int = 0):
         self.domain, self.store = domain, store
         self.refine_budget, self.refine_top = refine_budget, refine_top
+        self.lab_refine_budget = lab_refine_budget or refine_budget
 
     def check(self, proposals: Proposals) -> Checked:
         """Verdicts for every proposed design; returns the round's summary, the best design per
@@ -70,12 +71,15 @@ class Experiments:
 
     def _refine(self, goal_hash: str, goal: dict, designs: list[dict], verdicts: list[dict]) -> list[tuple]:
         """Test-time refinement of the ``refine_top`` best valid samples and of the goal's best
-        design known so far (retrieved from the store), as extra hypotheses."""
+        design known so far (retrieved from the store), as extra hypotheses; a lab goal's
+        (provenance source "lab") with ``lab_refine_budget`` evaluations, the lab's own work."""
         ranked = sorted((v["merit"], i) for i, v in enumerate(verdicts) if "merit" in v)[: self.refine_top]
         starts = [designs[i] for _, i in ranked] + self._best_known(goal_hash)
-        if not self.refine_budget or not starts:
+        lab = (goal.get("provenance") or {}).get("source") == "lab"
+        budget = self.lab_refine_budget if lab else self.refine_budget
+        if not budget or not starts:
             return []
-        refined, rverdicts, _ = self.domain.refine(goal, starts, self.refine_budget)
+        refined, rverdicts, _ = self.domain.refine(goal, starts, budget)
         return [(d, v, "refined") for d, v in zip(refined, rverdicts)]
 
     def _best_known(self, goal_hash: str) -> list[dict]:

@@ -94,6 +94,8 @@ class ExperimentsSection:
     workers: int = _f(1, "experiment actors verifying in parallel")
     refine_budget: int = _f(60, "evaluations of test-time refinement per goal and round (0: none)")
     refine_top: int = _f(2, "best sampled designs per goal handed to refinement")
+    lab_refine_budget: int = _f(600, "evaluations of refinement per lab goal and round (`specialist submit`): the "
+                                "lab's own goals get a real search each round (0: as refine_budget)")
 
 
 @dataclass(frozen=True)

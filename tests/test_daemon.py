@@ -43,6 +43,7 @@ steps_per_round = 1
 checkpoint_every = 2
 [experiments]
 refine_budget = 0
+lab_refine_budget = 0
 [evaluation]
 every_steps = 6
 budgets = "1,4"
@@ -229,3 +230,38 @@ def test_a_killed_experiments_actor_is_restarted_and_the_loop_goes_on(tmp_path, 
     champion = client.get_model_version_by_alias("specialist-photonics", "champion")
     assert (artifacts / "champion" / f"v{champion.tags['params_version']}" / "params.msgpack").exists()
     assert json.loads((data / "champion" / "meta.json").read_text())["version"] >= int(champion.tags["params_version"])
+
+
+def test_lab_goals_submitted_around_a_kill_9_are_all_kept_and_worked_on(tmp_path, start):
+    data, template = tmp_path / "data", json.loads((Path(__file__).parents[1] / "docs/lab/longpass-550.json").read_text())
+    goals = [{**template, "name": f"lp-{i}", "solved_below": 1.0 + i / 100} for i in range(8)]
+    proc = start()
+    _up(data, proc)
+    (data / "goals").mkdir(exist_ok=True)
+    for i, goal in enumerate(goals):  # half by the command, half through the drop folder, meanwhile the kill
+        path = tmp_path / f"lp-{i}.json"
+        path.write_text(json.dumps(goal))
+        if i % 2:
+            (data / "goals" / f"lp-{i}.json.part").write_text(json.dumps(goal))
+            os.replace(data / "goals" / f"lp-{i}.json.part", data / "goals" / f"lp-{i}.json")
+        else:
+            subprocess.run([sys.executable, "-m", "specialist.cli", "submit", str(path), "--data-dir", str(data)],
+                           check=True, capture_output=True)
+        if i == 5:
+            actors = _actors(data)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+            _wait(lambda: not any(psutil.pid_exists(pid) for pid in actors.values() if pid), 60, "the actors to end")
+    proc = start()
+    _up(data, proc)
+    names = [f"lp-{i}" for i in range(8)]
+    worked = lambda: _query(data, "SELECT COUNT(DISTINCT l.name) FROM lab_goals l JOIN hypotheses h "
+                                  "ON h.goal_hash = l.goal_hash")[0][0] == 8
+    _wait(worked, 180, "every lab goal worked on")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 0
+    assert sorted(r[0] for r in _query(data, "SELECT name FROM lab_goals WHERE status = 'active'")) == names
+    assert _query(data, "SELECT COUNT(*) FROM goals WHERE split = 'user'")[0][0] == 8  # each stored once
+    assert sorted(p.name for p in (data / "goals" / "processed").iterdir()) == [f"lp-{i}.json" for i in (1, 3, 5, 7)]
+    assert not list((data / "goals" / "quarantine").iterdir())
+    _check_records(data)

@@ -562,3 +562,32 @@ def test_a_move_that_failed_after_the_commit_is_done_at_a_later_poll(tmp_path, m
         (tmp_path / "goals" / "quarantine" / "hr1064.reason.txt").read_text()
     assert files(tmp_path / "goals") == [] and files(tmp_path / "goals" / "processed") == ["hr1064.json"]
     assert counts(store) == (1, 1)
+
+
+def test_a_lab_goal_is_refined_with_the_lab_budget_and_a_curriculum_goal_with_the_round_budget(tmp_path):
+    from experiments.worker import Experiments
+    from specialist.core import Proposals
+
+    domain, budgets = DOMAIN, []
+
+    class Spy:
+        spec = domain.spec
+
+        def verify(self, goal, designs):
+            return domain.verify(goal, designs)
+
+        def refine(self, goal, designs, budget):
+            budgets.append(((goal.get("provenance") or {}).get("source"), budget))
+            return [], [], 0
+
+    store = Store(tmp_path / "s.sqlite")
+    lab = LabGoals(store, domain, 0)
+    lab.submit([("m.json", MIRROR)], by="t")
+    train = domain.curriculum(0)[0][0]
+    store.put("goals", {"hash": goal_hash(train), "name": train["name"], "domain": "photonics", "split": "train",
+                        "body": train, "provenance": {}})
+    tasks = labgoals.active(store) + [Task(goal_hash(train), train)]
+    designs = [domain.starts(t.goal, 2) for t in tasks]
+    Experiments(Spy(), store, refine_budget=60, refine_top=1, lab_refine_budget=600).check(
+        Proposals(round=0, version=0, tasks=tasks, designs=designs))
+    assert [b for _, b in budgets] == [600, 60] and budgets[0][0] == "lab" and budgets[1][0] != "lab"

@@ -100,7 +100,7 @@ def test_a_submitted_lab_goal_is_worked_on_in_the_next_round_and_dropped_when_wi
     from feeds.labgoals import LabGoals, designs
 
     cfg = config.load(None, {"model": {"width": 32, "layers": 1, "heads": 2}, "daemon": {"goals_per_round": 4,
-                             "group": 2}, "experiments": {"refine_budget": 0},
+                             "group": 2}, "experiments": {"refine_budget": 0, "lab_refine_budget": 0},
                              "learner": {"batch_size": 8, "pretrain_steps": 0}})
     run = InProcess(cfg, Paths(tmp_path))
     goal = {**run.store.get("goals", next(iter(r["hash"] for r in run.store.rows("goals", "split = 'train'"))))["body"],

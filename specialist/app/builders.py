@@ -129,7 +129,7 @@ def build_experiments(cfg: Config, paths: Paths) -> Experiments:
     """Verification and test-time refinement of proposals, writing to the store."""
     prepare_process(paths)
     return Experiments(domains.load(cfg.daemon.domain), Store(paths.store), cfg.experiments.refine_budget,
-                       cfg.experiments.refine_top)
+                       cfg.experiments.refine_top, cfg.experiments.lab_refine_budget)
 
 
 class InProcess:
