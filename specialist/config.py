@@ -215,6 +215,9 @@ def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = 
             raise InputError(path, "", f"cannot be read ({err.strerror})") from None
         except tomllib.TOMLDecodeError as err:
             raise InputError(path, "", f"is not valid TOML ({err})") from None
+        except UnicodeDecodeError as err:
+            raise InputError(path, "", f"is not UTF-8 text, so not valid TOML (byte {err.start}); allowed: a "
+                             "TOML text file") from None
     for name, values in (overrides or {}).items():
         raw.setdefault(name, {}).update(values)
     sections = {f.name: f.type for f in dataclasses.fields(Config)}

@@ -21,6 +21,13 @@ from specialist.errors import InputError
 
 _KEYS = {"incident", "substrate", "layers", "substrate_thickness_mm", "exit"}
 
+# Physical bounds of a thin-film design. A layer thicker than 1 mm is no thin film (coherent
+# interference is meaningless there and the transfer matrices overflow to NaN), and a stack of
+# more than 1000 layers is beyond any coater (and beyond float64 accuracy of the matrix product).
+# Goals allow at most 200 layers and the families and classic designs stay far below both.
+MAX_THICKNESS_NM = 1e6
+MAX_LAYERS = 1000
+
 
 @dataclass(frozen=True)
 class Design:
@@ -73,6 +80,8 @@ def parse(obj: Any, source: str = "design", known: dict[str, Material] | None = 
     layers = obj.get("layers", [])
     if not isinstance(layers, list):
         raise InputError(source, "layers", "must be a list of {\"material\", \"thickness_nm\"} objects")
+    if len(layers) > MAX_LAYERS:
+        raise InputError(source, "layers", f"has {len(layers)} layers; allowed: at most {MAX_LAYERS}")
     thick = obj.get("substrate_thickness_mm")
     if thick is not None and not (_finite(thick) and thick > 0):
         raise InputError(source, "substrate_thickness_mm", f"is {thick!r}; it must be a number > 0 (mm) or absent")
@@ -88,8 +97,9 @@ def _layer(obj: Any, source: str, where: str, known) -> tuple[Material, float]:
     if not isinstance(obj, dict) or set(obj) != {"material", "thickness_nm"}:
         raise InputError(source, where, "must be an object with exactly the keys material and thickness_nm")
     d = obj["thickness_nm"]
-    if not (_finite(d) and d >= 0):
-        raise InputError(source, f"{where}.thickness_nm", f"is {d!r}; a thickness must be a finite number >= 0 (nm)")
+    if not (_finite(d) and 0 <= d <= MAX_THICKNESS_NM):
+        raise InputError(source, f"{where}.thickness_nm", f"is {d!r}; a thickness must be a finite number >= 0 and "
+                         f"at most {MAX_THICKNESS_NM:.0f} nm (1 mm, the thickest thin film)")
     return materials.parse(obj["material"], source, f"{where}.material", known), float(d)
 
 

@@ -491,7 +491,7 @@ def _spectrum(design: Design, target: goals.Target) -> list[float]:
     r, t = spectra.run(packed, padded, (target.angle_deg,), ("s", "p"))  # each 1 x 1 x 2 x W
     pol = slice(None) if target.polarization == "avg" else [("s", "p").index(target.polarization)]
     q = {"R": r, "T": t, "A": 1.0 - r - t}[target.quantity][0, 0, pol].mean(axis=0)
-    return [round(float(v), 12) for v in q[:len(grid)]]
+    return [round(float(v), 12) for v in np.clip(q[:len(grid)], 0.0, 1.0)]  # a target is a fraction
 
 
 _BUILDERS: dict[str, Callable[[np.random.Generator], dict]] = {

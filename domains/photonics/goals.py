@@ -169,7 +169,7 @@ def parse(obj: Any, source: str = "goal") -> Goal:
     thick = obj.get("substrate_thickness_mm")
     if thick is not None and not (_number(thick) and thick > 0):
         raise InputError(source, "substrate_thickness_mm", f"is {thick!r}; it must be a number > 0 (mm) or absent")
-    return Goal(
+    goal = Goal(
         name=obj["name"],
         incident=_lossless(materials.parse(obj.get("incident", "air"), source, "incident"), source),
         substrate=materials.parse(obj["substrate"], source, "substrate"),
@@ -183,6 +183,8 @@ def parse(obj: Any, source: str = "goal") -> Goal:
         exit=None if thick is None else materials.parse(obj.get("exit", "air"), source, "exit"),
         raw=obj, robustness=_robustness(obj.get("robustness"), source),
         calibration=_calibration(obj, source))
+    _lossless_over(goal.incident, goal.targets, source)
+    return goal
 
 
 def to_json(goal: Goal) -> dict:
@@ -265,16 +267,38 @@ def _calibration(obj: dict, source: str) -> Calibration | None:
 
 def _values(value: Any, points: int, source: str, where: str) -> tuple[float, ...]:
     if _number(value):
-        return (float(value),) * points
-    if isinstance(value, list) and len(value) == points and all(_number(v) for v in value):
-        return tuple(float(v) for v in value)
-    raise InputError(source, where, f"must be a number or a list of {points} numbers (one per point)")
+        out = (float(value),) * points
+    elif isinstance(value, list) and len(value) == points and all(_number(v) for v in value):
+        out = tuple(float(v) for v in value)
+    else:
+        raise InputError(source, where, f"must be a number or a list of {points} numbers (one per point)")
+    bad = [v for v in out if not 0.0 <= v <= 1.0]
+    if bad:  # R, T and A are fractions of the incident power
+        raise InputError(source, where, f"holds {bad[0]:g}; allowed: fractions in [0, 1], not percent")
+    return out
 
 
 def _lossless(m: Material, source: str) -> Material:
     if m.model["kind"] == "constant" and m.model.get("k", 0.0) > 0:
         raise InputError(source, "incident", f"'{m.name}' absorbs (k > 0); the incident medium must be lossless")
     return m
+
+
+def _lossless_over(m: Material, targets: tuple[Target, ...], source: str) -> None:
+    """A dispersive incident medium must be lossless at every target wavelength too (a constant
+    one was checked by ``_lossless``). Wavelengths outside the material's data are left to the
+    evaluation, which names them."""
+    lo, hi = m.valid_nm
+    for i, t in enumerate(targets):
+        wl = t.grid()
+        wl = wl[(wl >= lo) & (wl <= hi)]
+        if wl.size == 0:
+            continue
+        k = np.imag(m.nk(wl, source))
+        if np.any(k > 0):
+            at = float(wl[np.argmax(k > 0)])
+            raise InputError(source, "incident", f"'{m.name}' absorbs (k = {float(k.max()):.3g} > 0) at {at:g} nm, "
+                             f"within targets[{i}].wavelength_nm; the incident medium must be lossless")
 
 
 def _number(x: Any) -> bool:

@@ -169,6 +169,7 @@ def _target(rng, spectra_, grid, angles, quantity: str, i: int, j: int, relation
         # rounded outwards, so the bound never cuts into the design's own values
         value = float(np.clip(round(value, 4) + (1e-4 if low else -1e-4), 0.0, 1.0))
     else:
+        values = np.clip(values, 0.0, 1.0)  # a target is a fraction; rounding noise stays inside
         value = [round(float(v), 6) for v in values] if j > i else round(float(values[0]), 6)
     lo, hi = float(grid[i]), float(grid[j])
     weight = float(rng.choice([1.0, 1.0, 1.0, 0.5, 2.0]))

@@ -21,8 +21,9 @@ def serving(paths: Paths, cfg: Config, exclude: frozenset = frozenset()):
     """(proposer, retrieval) of the champion, else the newest checkpoint, else the weights a new
     learner would start from (``learner.start_from``), sampling ``cfg.evaluation.samples`` designs
     per goal; retrieval never offers the domain's held-out goals nor ``exclude``; (None, None)
-    without any of them."""
-    prepare_process(paths)  # the data directory's compilation cache: a second propose compiles nothing
+    without any of them. Creates nothing under a data directory that does not exist."""
+    if paths.data_dir.is_dir():  # serving only reads: a data directory that is not there (a typo) is not made
+        prepare_process(paths)  # the data directory's compilation cache: a second propose compiles nothing
     found = load_params(paths.checkpoints, paths.champion) if paths.checkpoints.exists() else None
     if found is None:
         found = _start_weights(cfg)

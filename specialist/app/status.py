@@ -7,6 +7,7 @@ and, with a heartbeat, to the store's cursor "daemon"; ``read`` needs only the d
 from __future__ import annotations
 
 import fcntl
+import math
 import time
 from collections import deque
 from pathlib import Path
@@ -131,7 +132,9 @@ def read(data_dir: str | Path) -> dict:
         cursor = store.get("cursors", CURSOR)
         beat = cursor["position"] if cursor else {}
         last = store.query("SELECT MAX(step) FROM model_versions")[0][0]
-        metrics = beat.get("metrics", {})
+        # a rolling figure may be infinite (a round with no valid design): JSON has no such number
+        metrics = {k: v if not isinstance(v, float) or math.isfinite(v) else None
+                   for k, v in beat.get("metrics", {}).items()}
         return {"running": _locked(paths.lock), "data_dir": str(paths.data_dir),
                 "papers": store.count("papers"), "results": store.count("results"),
                 "goals": store.count("goals"), "goals_open": int(store.query(_OPEN_GOALS)[0][0]),

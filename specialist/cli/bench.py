@@ -118,6 +118,10 @@ def _settings(args: argparse.Namespace, cfg: Config) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise InputError("--limit", "", f"is {args.limit}; allowed: a whole number >= 1 (leave it out for all goals)")
+    if args.seed < 0:
+        raise InputError("--seed", "", f"is {args.seed}; allowed: a whole number >= 0")
     cfg = load_config(args)
     domain = domains.load(cfg.daemon.domain)
     allowed = _methods(domain)

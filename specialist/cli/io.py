@@ -40,13 +40,25 @@ def read_json(path: str) -> Any:
         return json.loads(read_bytes(path).decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(path, "", f"is not valid JSON ({err})") from None
+    except RecursionError:
+        raise InputError(path, "", "nests arrays or objects too deeply; allowed: JSON nested at most a few "
+                         "hundred levels") from None
 
 
 def emit(args: argparse.Namespace, doc: Any, render: Callable[[Any], None]) -> None:
     """Print ``doc`` as JSON with --json, else as ``render(doc)`` for people."""
     if getattr(args, "json", False):
-        json.dump(doc, sys.stdout)
-        sys.stdout.write("\n")
+        # NaN and Infinity are not JSON: never print them. Every input that could lead there is
+        # refused with an InputError while it is parsed, so a non-finite number reaching this
+        # point is a bug of ours, not the user's: a RuntimeError (a report with the traceback, exit
+        # status 1) rather than an exit-2 sentence that would blame the input. The document is
+        # serialized before anything is written, so stdout never holds a partial document.
+        try:
+            text = json.dumps(doc, allow_nan=False)
+        except ValueError as err:
+            raise RuntimeError(f"the result holds a number that is not finite (NaN or infinity), which JSON "
+                               f"cannot express; nothing was printed ({err})") from None
+        sys.stdout.write(text + "\n")
     else:
         render(doc)
 
@@ -71,4 +83,9 @@ def load_config(args: argparse.Namespace) -> config.Config:
 
 
 def paths(args: argparse.Namespace) -> Paths:
-    return Paths(Path(args.data_dir))
+    """The data directory --data-dir names; an existing file there is an InputError."""
+    folder = Path(args.data_dir)
+    if folder.exists() and not folder.is_dir():
+        raise InputError("--data-dir", "", f"is '{args.data_dir}', which is a file; allowed: a directory, "
+                         "existing or to be created")
+    return Paths(folder)

@@ -1,0 +1,124 @@
+"""Inputs that used to slip through (issue 14): each is now one sentence naming the file or
+option and the field, with exit status 2, and no command prints NaN."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from specialist.cli import io
+from specialist.cli.registry import main
+from tests.test_cli import DESIGN, GOAL, write
+
+
+def refused(capsys, argv, *expected) -> str:
+    """Run ``argv``; assert exit 2, a one-line sentence holding each of ``expected``, no NaN."""
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    err = err.strip()
+    assert "NaN" not in out and "nan" not in out.lower()
+    assert err.startswith("error: ") and err.count("\n") == 0 and err.endswith(".")
+    for text in expected:
+        assert text in err, err
+    return err
+
+
+# --- 1. designs beyond a thin film's physical bounds ---------------------------------------------
+
+@pytest.mark.parametrize("thickness", [1e100, 1e20, 1e6 + 1])
+def test_simulate_refuses_a_layer_thicker_than_1_mm(tmp_path, capsys, thickness):
+    design = {**DESIGN, "layers": [{"material": {"name": "H", "n": 2.0}, "thickness_nm": thickness}]}
+    path = write(tmp_path, "d.json", design)
+    refused(capsys, ["simulate", path, "--wavelengths", "400:700:5", "--json"],
+            path, "'layers[0].thickness_nm'", "at most 1000000 nm")
+
+
+def test_simulate_refuses_more_than_1000_layers(tmp_path, capsys):
+    design = {**DESIGN, "layers": [{"material": "SiO2", "thickness_nm": 100.0}] * 10_000}
+    path = write(tmp_path, "d.json", design)
+    refused(capsys, ["simulate", path, "--wavelengths", "400:700:5", "--json"],
+            path, "'layers'", "10000 layers", "at most 1000")
+
+
+def test_simulate_keeps_a_1_mm_film_finite(tmp_path, capsys):
+    design = {**DESIGN, "layers": [{"material": {"name": "H", "n": 2.0}, "thickness_nm": 1e6}]}
+    assert main(["simulate", write(tmp_path, "d.json", design), "--wavelengths", "400:700:5", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"printed {c}"))
+    assert all(abs(a) < 1e-6 for a in doc["A"])  # a lossless film absorbs nothing
+
+
+def test_emit_never_prints_a_non_finite_number(capsys):
+    with pytest.raises(RuntimeError, match="not finite"):
+        io.emit(argparse.Namespace(json=True), {"R": [0.1, float("nan")]}, print)
+    assert capsys.readouterr().out == ""
+
+
+# --- 2. and 3. goals ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [50, -1, [0.1] * 60 + [1.5]])
+def test_goal_target_value_must_be_a_fraction(tmp_path, capsys, value):
+    goal = write(tmp_path, "g.json", {**GOAL, "targets": [{**GOAL["targets"][0], "value": value}]})
+    refused(capsys, ["evaluate", goal, write(tmp_path, "d.json", DESIGN)],
+            goal, "'targets[0].value'", "fractions in [0, 1], not percent")
+
+
+def test_goal_refuses_an_absorbing_dispersive_incident_medium(tmp_path, capsys):
+    goal = write(tmp_path, "g.json", {**GOAL, "incident": "Ag"})
+    refused(capsys, ["evaluate", goal, write(tmp_path, "d.json", {**DESIGN, "incident": "Ag"})],
+            goal, "'incident'", "'Ag' absorbs", "lossless")
+
+
+# --- 4. bench options -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tail, option", [(["--limit", "0"], "--limit"), (["--limit=-1"], "--limit"),
+                                          (["--seed=-1"], "--seed"), (["--seeds=0,-1"], "--seeds")])
+def test_bench_refuses_limits_below_1_and_negative_seeds(tmp_path, capsys, tail, option):
+    refused(capsys, ["bench", "--methods", "gradient", "--budgets", "3", *tail,
+                     "--data-dir", str(tmp_path / "none")], f"error: {option}", "allowed")
+
+
+# --- 5. inputs that raised tracebacks -------------------------------------------------------------
+
+def test_deeply_nested_json_is_refused(tmp_path, capsys):
+    path = write(tmp_path, "d.json", "[" * 100_000)
+    refused(capsys, ["simulate", path], path, "too deeply")
+
+
+def test_data_dir_naming_a_file_is_refused(tmp_path, capsys):
+    path = write(tmp_path, "not-a-dir", "x")
+    refused(capsys, ["status", "--data-dir", path], "error: --data-dir", "is a file")
+
+
+def test_config_that_is_not_utf8_is_refused(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_bytes(b"\xff\xfe[daemon]\x00\x81")
+    refused(capsys, ["bench", "--limit", "1", "--config", str(config), "--data-dir", str(tmp_path / "none")],
+            str(config), "not UTF-8")
+
+
+# --- 6. propose reads a data directory, never creates one ----------------------------------------
+
+def test_propose_on_a_missing_data_dir_creates_nothing(tmp_path, capsys):
+    typo = tmp_path / "TYPO"
+    goal = write(tmp_path, "g.json", GOAL)
+    assert main(["propose", goal, "--budget", "2", "--data-dir", str(typo), "--json"]) == 0  # the shipped weights
+    assert set(json.loads(capsys.readouterr().out)) >= {"design", "merit"}
+    assert not typo.exists()
+    import jax  # nor points the compilation cache there (in a warm process nothing new is compiled)
+    assert not str(jax.config.jax_compilation_cache_dir or "").startswith(str(typo))
+
+
+def test_status_json_stays_json_when_a_rolling_figure_is_infinite(tmp_path, capsys):
+    from specialist.app import status
+    from specialist.store import Store
+
+    store = Store(tmp_path / "store.sqlite")
+    store.put("cursors", {"stream": status.CURSOR, "position": {"metrics": {"mean_best_merit": float("inf"),
+                                                                            "solve_rate": 0.5}}})
+    store.close()
+    assert main(["status", "--data-dir", str(tmp_path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)  # strict: Infinity would not parse with the check below
+    assert doc["metrics"] == {"mean_best_merit": None, "solve_rate": 0.5}
+    assert "Infinity" not in json.dumps(doc)
