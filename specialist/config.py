@@ -10,11 +10,18 @@ domain's Spec and are not set in the file.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
+from importlib.metadata import entry_points
 from typing import Any
+from urllib.parse import urlsplit
 
+from specialist.domain import GROUP as DOMAINS
 from specialist.errors import InputError
+
+MAX_INT = 2**31 - 1  # the largest whole number a field takes (counts, steps, seeds)
 
 
 def _f(default: Any, doc: str, from_domain: bool = False):
@@ -140,13 +147,27 @@ class ArxivConfig:
                   ("delay_s", self.delay_s >= 0, ">= 0"), ("timeout_s", self.timeout_s > 0, "> 0"),
                   ("retries", self.retries >= 0, ">= 0"), ("empty_retries", self.empty_retries >= 0, ">= 0"),
                   ("max_results", self.max_results >= 1, ">= 1"), ("backoff_s", self.backoff_s >= 0, ">= 0"),
-                  ("sort_by", self.sort_by in ARXIV_SORT_FIELDS, " or ".join(ARXIV_SORT_FIELDS))]
+                  ("sort_by", self.sort_by in ARXIV_SORT_FIELDS, " or ".join(ARXIV_SORT_FIELDS)),
+                  ("endpoint", _is_url(self.endpoint), "an http:// or https:// address with a host"),
+                  ("since", _is_date(self.since), "an ISO date such as 2026-01-31, or empty")]
         for name, ok, allowed in checks:
             if not ok:
                 raise InputError("arxiv config", name, f"is {getattr(self, name)!r}; allowed: {allowed}")
 
 
 ARXIV_SORT_FIELDS = ("lastUpdatedDate", "submittedDate")
+
+
+def _is_url(text: str) -> bool:
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        return not text or bool(date.fromisoformat(text))
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -239,6 +260,10 @@ def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = 
         raise InputError(source, "learner.hindsight_share", f"is {cfg.learner.hindsight_share!r}, which with "
                          f"learner.synthetic_share {cfg.learner.synthetic_share!r} exceeds a whole batch; "
                          "allowed: the two shares summing to at most 1")
+    installed = sorted(ep.name for ep in entry_points(group=DOMAINS))  # names only: no plugin imported
+    if installed and cfg.daemon.domain not in installed:
+        raise InputError(source, "daemon.domain", f"is {cfg.daemon.domain!r}; allowed: an installed domain "
+                         f"({', '.join(installed)})")
     if cfg.model.width % cfg.model.heads:
         raise InputError(source, "model.heads", f"is {cfg.model.heads}, which does not divide model.width "
                          f"{cfg.model.width}; allowed: a divisor of the width")
@@ -296,6 +321,10 @@ def _section(source: str, name: str, cls: type, values: Any):
         if type(value) is not kind:
             raise InputError(source, where, f"is {value!r}; allowed: a {kind.__name__} "
                              f"({fields[key].metadata['doc']})")
+        if kind is float and not math.isfinite(value):
+            raise InputError(source, where, f"is {value!r}; allowed: a finite number")
+        if kind is int and abs(value) > MAX_INT:
+            raise InputError(source, where, f"is {value!r}; allowed: a whole number up to {MAX_INT}")
         if key in _POSITIVE and value <= 0:
             raise InputError(source, where, f"is {value!r}; allowed: a number > 0")
         if kind is int and value < 0 and key != "max_restarts":

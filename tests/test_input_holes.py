@@ -122,3 +122,19 @@ def test_status_json_stays_json_when_a_rolling_figure_is_infinite(tmp_path, caps
     doc = json.loads(capsys.readouterr().out)  # strict: Infinity would not parse with the check below
     assert doc["metrics"] == {"mean_best_merit": None, "solve_rate": 0.5}
     assert "Infinity" not in json.dumps(doc)
+
+
+@pytest.mark.parametrize("toml, field", [
+    ("[learner]\nlearning_rate = nan\n", "learner.learning_rate"),
+    ("[daemon]\ntemperature = inf\n", "daemon.temperature"),
+    ("[daemon]\ngroup = 99999999999999999999\n", "daemon.group"),
+    ("[daemon]\ndomain = \"nope\"\n", "daemon.domain"),
+    ("[feeds.arxiv]\nsince = \"yesterday\"\n", "feeds.arxiv.since"),
+    ("[feeds.arxiv]\nendpoint = \"not a url\"\n", "feeds.arxiv.endpoint"),
+])
+def test_configuration_values_that_cannot_work_are_refused(tmp_path, capsys, toml, field):
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    assert main(["run", "--config", str(path), "--print-config"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"field '{field}'" in err and str(path) in err
