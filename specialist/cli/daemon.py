@@ -189,7 +189,8 @@ def ingest(args: argparse.Namespace) -> int:
         report = _ingest_results(results, domain, store, where.drop)
         found = [_ingest_papers(path, domain, store) for path in papers]
         report["files"] += found
-        report["rejected"] += sum(e["status"] == "rejected" for e in found)
+        for key, status in (("stored", "stored"), ("duplicates", "duplicate"), ("rejected", "rejected")):
+            report[key] += sum(e["status"] == status for e in found)  # papers' files count as results' do
     finally:
         store.close()
     emit(args, report, _render_ingest)
@@ -227,8 +228,14 @@ def _render_ingest(doc: dict) -> None:
         table.add_column(col)
     for e in doc["files"]:
         rms = e.get("verdict", {}).get("rms", {})
-        sample = e.get("sample_id") or (f"{e['papers']} papers, {e['goals']} goals, {e['claims']} claims"
+        sample = e.get("sample_id") or (", ".join(_count(e[k], k[:-1]) for k in ("papers", "goals", "claims"))
                                         if "papers" in e else "-")
         table.add_row(e["file"], e["status"], sample, ", ".join(f"{q} {v:.4f}" for q, v in rms.items()) or "-")
     _console.print(table)
-    _console.print(f"{doc['stored']} stored, {doc['duplicates']} already stored, {doc['rejected']} rejected")
+    _console.print(f"{_count(doc['stored'], 'file')} stored, {doc['duplicates']} already stored, "
+                   f"{doc['rejected']} rejected")
+
+
+def _count(n: int, noun: str) -> str:
+    """"1 paper", "2 papers"."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")

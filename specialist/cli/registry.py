@@ -32,7 +32,8 @@ COMMANDS = {
                         daemon.pretrain_args, daemon.pretrain),
     "status": Command("what the daemon of a data directory is doing, from its store",
                       daemon.status_args, daemon.status),
-    "propose": Command("the best design for a goal within a budget: the latest checkpoint, verified and refined",
+    "propose": Command("the best design for a goal within a budget: the champion (else the newest checkpoint, else "
+                       "the shipped weights), verified and refined",
                        daemon.propose_args, daemon.propose),
     "ingest": Command("hand measured result files in: check, store with a verdict, copy to the drop folder's "
                       "processed/", daemon.ingest_args, daemon.ingest),
