@@ -167,7 +167,8 @@ class LabFeed(DropFolder):
 
         Returns:
             {"files": [{"file", "status": "stored" | "duplicate" | "rejected", "sha256",
-            "sample_id", "verdict", "copied_to" | "error"}], "stored", "duplicates", "rejected"}.
+            "sample_id", "verdict", "copied_to" (empty for a duplicate) | "error"}], "stored", "duplicates",
+            "rejected"}.
         """
         self.processed.mkdir(parents=True, exist_ok=True)
         entries, rows, seen, named = [], [], set(), set()
@@ -188,9 +189,10 @@ class LabFeed(DropFolder):
                             "sha256": row["sha256"], "sample_id": row["sample_id"],
                             "verdict": row["verdict"], "sources": (csv_path, sidecar)})
         store.put_many(rows)
-        for entry in entries:  # copies follow the commit, as moves do
+        for entry in entries:  # copies follow the commit, as moves do; a duplicate is there already
             if "sources" in entry:
-                entry["copied_to"] = [str(self._copy(p)) for p in entry.pop("sources")]
+                sources = entry.pop("sources")
+                entry["copied_to"] = [str(self._copy(p)) for p in sources] if entry["status"] == "stored" else []
         count = lambda status: sum(e["status"] == status for e in entries)
         return {"files": entries, "stored": count("stored"), "duplicates": count("duplicate"),
                 "rejected": count("rejected")}

@@ -138,3 +138,86 @@ def test_configuration_values_that_cannot_work_are_refused(tmp_path, capsys, tom
     assert main(["run", "--config", str(path), "--print-config"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and f"field '{field}'" in err and str(path) in err
+
+
+def test_status_of_an_empty_data_directory_says_nothing_runs_and_creates_nothing(tmp_path, capsys):
+    assert main(["status", "--data-dir", str(tmp_path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["running"] is False and doc["goals"] == 0 and doc["hypotheses_verified"] == 0
+    assert not list(tmp_path.iterdir())
+    assert main(["status", "--data-dir", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_long_list_of_designs_is_simulated_in_chunks_with_the_same_answer(monkeypatch):
+    import numpy as np
+
+    from domains.photonics import design as design_mod, spectra
+
+    designs = [design_mod.parse({"incident": "air", "substrate": "N-BK7",
+                                 "layers": [{"material": "TiO2", "thickness_nm": 10.0 + i}]}, "d") for i in range(7)]
+    wl = np.linspace(400, 700, 5)
+    whole = spectra.simulate(designs, wl)
+    calls = []
+    real = spectra.run
+    monkeypatch.setattr(spectra, "CHUNK", 3)
+    monkeypatch.setattr(spectra, "run", lambda packed, *a: calls.append(len(packed.d_BxL)) or real(packed, *a))
+    chunked = spectra.simulate(designs, wl)
+    assert max(calls) <= 4 and len(calls) == 3  # 3 + 3 + 1 designs (padded to the batch bucket at most)
+    assert all(np.array_equal(whole[q], chunked[q]) for q in ("R", "T", "A"))
+
+
+def test_bench_text_output_has_a_row_per_goal_and_method(tmp_path, capsys):
+    goal = write(tmp_path, "g.json", GOAL)
+    assert main(["bench", goal, "--methods", "random,gradient", "--budgets", "5,30"]) == 0
+    out = capsys.readouterr().out
+    assert "per goal: 2 rows of 2" in out and "random" in out and "gradient" in out and "budget 30" in out
+
+
+# --- 7. messages that blamed the wrong thing ------------------------------------------------------
+
+@pytest.mark.parametrize("spec", ["inf", "nan", "400:inf:3", "-inf:700:3"])
+def test_simulate_refuses_non_finite_wavelengths_naming_the_option(tmp_path, capsys, spec):
+    err = refused(capsys, ["simulate", write(tmp_path, "d.json", DESIGN), f"--wavelengths={spec}"],
+                  "error: --wavelengths", "finite wavelengths in nm", "start:stop:count")
+    assert "incident" not in err
+
+
+@pytest.mark.parametrize("tail", [["--wavelengths", "-400:700:3"], ["--wavelengths=-400:700:3"],
+                                  ["--wavelengths", "-400"], ["--wavelengths", "-4e2:700:3"]])
+def test_simulate_refuses_negative_wavelengths_in_a_sentence(tmp_path, capsys, tail):
+    refused(capsys, ["simulate", write(tmp_path, "d.json", DESIGN), *tail, "--json"],
+            "error: --wavelengths", "-400 nm", "must be > 0", "start:stop:count")
+
+
+@pytest.mark.parametrize("band, end", [([100, 3000], 100), ([400, 3000], 3000), ([100, 700], 100)])
+def test_goal_band_beyond_a_materials_data_names_the_target_and_its_end(tmp_path, capsys, band, end):
+    goal = write(tmp_path, "g.json", {**GOAL, "targets": [{**GOAL["targets"][0], "wavelength_nm": band}]})
+    err = refused(capsys, ["evaluate", goal, write(tmp_path, "d.json", DESIGN)],
+                  f"error: {goal}: field 'targets[0].wavelength_nm' reaches {end} nm, where N-BK7 has no data "
+                  "(300-2500 nm)", "allowed: wavelengths inside every material's range")
+    assert GOAL["name"] not in err
+
+
+def test_material_data_error_quotes_the_offending_end():
+    import numpy as np
+
+    from domains.photonics import materials
+
+    with pytest.raises(ValueError, match="but 3000 nm was requested"):
+        materials.library()["N-BK7"].nk(np.linspace(400, 3000, 61))
+    with pytest.raises(ValueError, match="but 100 nm was requested"):
+        materials.library()["N-BK7"].nk(np.linspace(100, 3000, 61))
+
+
+@pytest.mark.parametrize("name, guess", [("Ti02", "TiO2"), ("sio2", "SiO2"), ("TiO", "TiO2"), ("nbk7", "N-BK7")])
+def test_unknown_material_close_to_a_known_one_suggests_it(tmp_path, capsys, name, guess):
+    design = {**DESIGN, "layers": [{"material": name, "thickness_nm": 100.0}]}
+    path = write(tmp_path, "d.json", design)
+    refused(capsys, ["simulate", path], path, f"names unknown material '{name}'; did you mean '{guess}'?",
+            "known materials: Ag")
+
+
+def test_unknown_material_far_from_every_known_one_suggests_nothing(tmp_path, capsys):
+    path = write(tmp_path, "d.json", {**DESIGN, "layers": [{"material": "Unobtainium", "thickness_nm": 1.0}]})
+    assert "did you mean" not in refused(capsys, ["simulate", path], "'Unobtainium'; known materials:")

@@ -197,6 +197,7 @@ def test_ingest_command_stores_copies_and_reports(tmp_path, capsys):
     assert cli.main(["ingest", str(good.with_suffix(".json")), str(bad), "--data-dir", str(data)]) == 2
     out, err = capsys.readouterr()
     assert "1 already stored, 1 rejected" in out and "error: " in err and "broken.csv" in err
+    assert files(data / "drop" / "processed") == ["sample.csv", "sample.json"]  # a duplicate is not copied again
     assert Store(data / "store.sqlite").count("results") == 1
     assert cli.main(["ingest", str(tmp_path / "notes.txt"), "--data-dir", str(data)]) == 2
     assert "not a result file" in capsys.readouterr().err

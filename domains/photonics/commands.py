@@ -22,17 +22,28 @@ from specialist.errors import InputError
 _console = Console()
 
 
+_WAVELENGTHS_ALLOWED = ("allowed: finite wavelengths in nm, as start:stop:count with 0 < start <= stop and a "
+                        "whole count from 1 to 100000 (e.g. 400:700:301), or one wavelength")
+
+
 def wavelengths(spec: str, option: str = "--wavelengths") -> np.ndarray:
     """Evenly spaced wavelengths [nm] from 'start:stop:count' (or one number)."""
     try:
         parts = [float(p) for p in spec.split(":")]
     except ValueError:
         parts = []
-    if len(parts) == 1 and parts[0] > 0:
+    ends = parts[:1] if len(parts) == 1 else parts[:2] if len(parts) == 3 else []
+    if not ends:
+        raise InputError(option, "", f"is '{spec}'; {_WAVELENGTHS_ALLOWED}")
+    if not all(np.isfinite(ends)):
+        raise InputError(option, "", f"is '{spec}', which is not a finite wavelength; {_WAVELENGTHS_ALLOWED}")
+    if min(ends) <= 0:
+        raise InputError(option, "", f"is '{spec}', which reaches {min(ends):g} nm, but wavelengths must be > 0; "
+                         f"{_WAVELENGTHS_ALLOWED}")
+    if len(parts) == 1:
         return np.array(parts)
-    if len(parts) != 3 or not (0 < parts[0] <= parts[1]) or parts[2] != int(parts[2]) or not 1 <= parts[2] <= 100000:
-        raise InputError(option, "", f"is '{spec}'; allowed: start:stop:count in nm with "
-                         "0 < start <= stop and a whole count from 1 to 100000, e.g. 400:700:301")
+    if not parts[0] <= parts[1] or not 1 <= parts[2] <= 100000 or parts[2] != int(parts[2]):
+        raise InputError(option, "", f"is '{spec}'; {_WAVELENGTHS_ALLOWED}")
     return np.linspace(parts[0], parts[1], int(parts[2]))
 
 

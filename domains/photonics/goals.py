@@ -183,6 +183,7 @@ def parse(obj: Any, source: str = "goal") -> Goal:
         exit=None if thick is None else materials.parse(obj.get("exit", "air"), source, "exit"),
         raw=obj, robustness=_robustness(obj.get("robustness"), source),
         calibration=_calibration(obj, source))
+    _within_data(goal, source)
     _lossless_over(goal.incident, goal.targets, source)
     return goal
 
@@ -284,10 +285,25 @@ def _lossless(m: Material, source: str) -> Material:
     return m
 
 
+def _within_data(goal: Goal, source: str) -> None:
+    """Every target's wavelengths must lie within the data of every medium and material of the
+    goal; the error names the target and the offending end of its band (the lowest wavelength
+    below a material's data, else the highest above it)."""
+    media = [goal.incident, goal.substrate, *([goal.exit] if goal.exit is not None else []), *goal.materials]
+    for i, t in enumerate(goal.targets):
+        t_lo, t_hi = t.wavelength_nm
+        for m in media:
+            lo, hi = m.valid_nm
+            if t_lo < lo or t_hi > hi:
+                end = t_lo if t_lo < lo else t_hi
+                raise InputError(source, f"targets[{i}].wavelength_nm",
+                                 f"reaches {end:g} nm, where {m.name} has no data ({lo:g}-{hi:g} nm); "
+                                 "allowed: wavelengths inside every material's range")
+
+
 def _lossless_over(m: Material, targets: tuple[Target, ...], source: str) -> None:
     """A dispersive incident medium must be lossless at every target wavelength too (a constant
-    one was checked by ``_lossless``). Wavelengths outside the material's data are left to the
-    evaluation, which names them."""
+    one was checked by ``_lossless``; wavelengths outside the material's data by ``_within_data``)."""
     lo, hi = m.valid_nm
     for i, t in enumerate(targets):
         wl = t.grid()

@@ -17,6 +17,7 @@ The data live in ``data/materials.json``; each entry's ``model`` is one of
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import math
@@ -62,8 +63,17 @@ class Material:
             raise InputError(
                 where or "material", self.name,
                 f"is defined only for {lo:g}-{hi:g} nm ({self.reference}), but "
-                f"{float(wl[bad].flat[0]):g} nm was requested")
+                f"{_offending_end(wl, lo, hi):g} nm was requested")
         return _EVALUATORS[self.model["kind"]](self.model, wl)
+
+
+def _offending_end(wl: np.ndarray, lo: float, hi: float) -> float:
+    """The wavelength to name for data missing at ``wl``: one that is not finite, else the lowest
+    below ``lo``, else the highest above ``hi`` (an end of the request, never a point inside it)."""
+    wl = np.asarray(wl, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(wl)):
+        return float(wl[~np.isfinite(wl)][0])
+    return float(wl.min()) if wl.min() < lo else float(wl.max())
 
 
 def _sellmeier(model: dict, wl_nm: np.ndarray, squared: bool) -> np.ndarray:
@@ -131,8 +141,9 @@ def parse(spec: Any, source: str, where: str, known: dict[str, Material] | None 
     if isinstance(spec, str):
         found = (known or {}).get(spec) or library().get(spec)
         if found is None:
-            raise InputError(source, where, f"names unknown material '{spec}'; known materials: "
-                             f"{', '.join(sorted({**library(), **(known or {})}))}, or inline "
+            names = sorted({**library(), **(known or {})})
+            raise InputError(source, where, f"names unknown material '{spec}'; {_did_you_mean(spec, names)}"
+                             f"known materials: {', '.join(names)}, or inline "
                              '{"name": ..., "n": ..., "k": ...}')
         return found
     if isinstance(spec, dict) and isinstance(spec.get("name"), str) and "n" in spec:
@@ -151,3 +162,10 @@ def parse(spec: Any, source: str, where: str, known: dict[str, Material] | None 
 
 def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _did_you_mean(name: str, names: list[str]) -> str:
+    """"did you mean 'TiO2'? " for a name close to a known one (case-insensitive), else ""."""
+    lowered = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return f"did you mean '{lowered[close[0]]}'? " if close else ""

@@ -116,13 +116,17 @@ def solver_pols(polarization: str, angles_deg: Sequence[float]) -> tuple[str, ..
     return (polarization,)
 
 
+CHUNK = 1024  # designs per solver call of ``simulate``: a long list is solved piece by piece
+
+
 def simulate(designs: Sequence[Design], wavelength_W: np.ndarray,
              angles_deg: Sequence[float] = (0.0,), polarization: str = "avg",
              sources: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """R, T and A (each B x A x W) of designs, computed in as few batches as their media allow.
 
     Designs are grouped by incident medium and by substrate treatment (semi-infinite or thick);
-    each group is one solver call.
+    each group is solved in calls of at most ``CHUNK`` designs, so memory stays bounded however
+    long the list.
     """
     if polarization not in POLARIZATIONS:
         raise InputError("--polarization", "", f"is '{polarization}'; allowed: s, p, avg")
@@ -133,9 +137,11 @@ def simulate(designs: Sequence[Design], wavelength_W: np.ndarray,
     groups: dict[tuple, list[int]] = {}
     for b, d in enumerate(designs):
         groups.setdefault((d.incident.key, d.substrate_thickness_mm is not None), []).append(b)
-    for idx in groups.values():
-        sub_sources = [sources[b] for b in idx] if sources else None
-        packed = pack([designs[b] for b in idx], wl, sources=sub_sources)
-        r, t = run(packed, wl, angles_deg, pols)
-        R[idx], T[idx] = r.mean(axis=2), t.mean(axis=2)
+    for members in groups.values():
+        for start in range(0, len(members), CHUNK):
+            idx = members[start:start + CHUNK]
+            sub_sources = [sources[b] for b in idx] if sources else None
+            packed = pack([designs[b] for b in idx], wl, sources=sub_sources)
+            r, t = run(packed, wl, angles_deg, pols)
+            R[idx], T[idx] = r.mean(axis=2), t.mean(axis=2)
     return {"R": R, "T": T, "A": 1.0 - R - T}

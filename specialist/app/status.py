@@ -149,6 +149,14 @@ def read(data_dir: str | Path) -> dict:
         store.close()
 
 
+def empty(data_dir: str | Path) -> dict:
+    """The status document of a data directory no daemon has used: nothing runs, nothing is stored."""
+    return {"running": False, "data_dir": str(Paths(data_dir).data_dir), "papers": 0, "results": 0, "goals": 0,
+            "goals_open": 0, "hypotheses_verified": 0, "params_version": None, "last_checkpoint_step": None,
+            "solve_rate": None, "round": None, "pid": None, "host": None, "heartbeat_age_s": None,
+            "tracking_run": None, "feeds": {}, "metrics": {}, "lab_goals": []}
+
+
 def _locked(path: Path) -> bool:
     """True while a daemon holds the data directory's lock (``path``)."""
     if not path.exists():

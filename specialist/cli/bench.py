@@ -222,11 +222,32 @@ def summarize(results: list[dict]) -> list[dict]:
     return out
 
 
+def _render_goals(console: Console, results: list[dict]) -> None:
+    """One row per goal, method and seed: the merit at each budget, '*' where solved."""
+    budgets = sorted({r["budget"] for r in results})
+    rows: dict[tuple, dict] = {}
+    for r in results:
+        rows.setdefault((r["goal"], r["method"], r.get("seed", 0)), {})[r["budget"]] = r
+    seeds = len({key[2] for key in rows}) > 1
+    table = Table(title=f"per goal: {len(rows)} rows of {len(rows)} (goal x method{' x seed' if seeds else ''}); "
+                        "merit at each budget, * where solved, - where nothing valid was found")
+    for col in ("goal", "method", *(["seed"] if seeds else []), *(f"budget {b}" for b in budgets)):
+        table.add_column(col, justify="left" if col in ("goal", "method") else "right")
+    for (goal, method, seed), by_budget in rows.items():
+        cells = []
+        for b in budgets:
+            r = by_budget.get(b)
+            cells.append("-" if r is None or r["merit"] is None else f"{r['merit']:.4g}" + ("*" if r["solved"] else ""))
+        table.add_row(goal, method, *([str(seed)] if seeds else []), *cells)
+    console.print(table)
+
+
 def _render(doc: dict) -> None:
     console = Console(file=sys.stdout)
     n_goals = len({r["goal"] for r in doc["results"]})
     seeds = doc.get("seeds", [0])
     over = f", median of {len(seeds)} seeds" if len(seeds) > 1 else ""
+    _render_goals(console, doc["results"])
     table = Table(title=f"bench over {n_goals} goals{over}")
     for col in ("method", "budget", "solve rate", "median merit", "wall s per goal"):
         table.add_column(col, justify="right")

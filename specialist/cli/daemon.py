@@ -99,10 +99,13 @@ def status_args(p: argparse.ArgumentParser) -> None:
 
 
 def status(args: argparse.Namespace) -> int:
-    if not paths(args).store.exists():
-        raise InputError("--data-dir", "", f"{Path(args.data_dir).absolute()} holds no daemon data; "
-                         "allowed: the data directory of a `specialist run`")
-    emit(args, status_mod.read(args.data_dir), _render_status)
+    where = paths(args)
+    if not where.data_dir.is_dir():
+        raise InputError("--data-dir", "", f"{where.data_dir} does not exist; allowed: the data directory of a "
+                         "`specialist run`")
+    # a data directory no daemon has used yet: nothing running, nothing stored (and nothing created)
+    doc = status_mod.read(where.data_dir) if where.store.exists() else status_mod.empty(where.data_dir)
+    emit(args, doc, _render_status)
     return 0
 
 

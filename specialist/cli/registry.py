@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from importlib.metadata import entry_points
@@ -80,9 +81,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_NEGATIVE_VALUE = re.compile(r"^-\.?\d")  # '-400:700:3', '-1e3', '-.5': a value, never an option here
+_PLAIN_NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$")  # what argparse itself already takes for a value
+
+
+def _negative_values(argv: list[str]) -> list[str]:
+    """``--opt -400:700:3`` as ``--opt=-400:700:3``: argparse takes only plain negative numbers
+    ('-400') for values and reads '-400:700:3' as an unknown option, ending in "expected one
+    argument" instead of the option's own sentence on what is allowed. No option of the command
+    line starts with '-' and a digit, so the join changes no command line that worked."""
+    out: list[str] = []
+    for i, token in enumerate(argv):
+        if token == "--":  # the rest are positional values, as given
+            return out + argv[i:]
+        prev = out[-1] if out else ""
+        if (prev.startswith("--") and len(prev) > 2 and "=" not in prev
+                and _NEGATIVE_VALUE.match(token) and not _PLAIN_NEGATIVE.match(token)):
+            out[-1] = f"{prev}={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_negative_values(argv))
     args.argv = argv  # the command line as given, for records such as shipped weights' provenance
     try:
         return int(args.handler(args) or 0)
