@@ -3,7 +3,7 @@
     judge = Judge(store, domain)                # the lab feed calls it on each new result
     verdict = judge(design_json, measurement)   # {"rms": {"R": ...}, "rms_all": ..., "calibration": 3}
     cal = calibrate(store, domain)              # fit on every stored result; stored as the next version
-    made = as_made(store, domain, goal)         # a goal made in a named process, with the newest calibration
+    made = as_made(domain, goal, latest_calibration(store))   # a goal made in a named process, as made
     recompute(store, domain, cal)               # the active lab goals' best designs under a new calibration
 
 The physics (simulating what was measured, applying and fitting a calibration) is the domain's,
@@ -77,14 +77,11 @@ class Made(NamedTuple):
     detail: dict  # what a verdict records of it: {"calibration": version}, or nothing
 
 
-def as_made(store: Store, domain, goal: dict) -> Made:
-    """The goal as the newest calibration says the lab's coater makes it, where the domain
-    (Process) attaches one; else the goal itself."""
-    if not isinstance(domain, Process):
-        return Made(goal, {})
-    cal = latest_calibration(store)
-    made = domain.calibrated(goal, cal)
-    return Made(made, {"calibration": cal["version"]}) if made is not goal and cal else Made(goal, {})
+def as_made(domain, goal: dict, calibration: dict | None) -> Made:
+    """The goal as ``calibration`` (the newest, ``latest_calibration``) says the lab's coater
+    makes it, where the domain (Process) attaches one; else the goal itself."""
+    made = domain.calibrated(goal, calibration) if calibration and isinstance(domain, Process) else goal
+    return Made(made, {"calibration": calibration["version"]}) if made is not goal else Made(goal, {})
 
 
 def recompute(store: Store, domain, calibration: dict | None, limit: int = 32) -> dict[str, int]:
@@ -99,16 +96,15 @@ def recompute(store: Store, domain, calibration: dict | None, limit: int = 32) -
         return {"goals": 0, "verdicts": 0}
     records, goals = [], 0
     for row in store.query("SELECT goal_hash, body FROM lab_goals WHERE status = 'active' ORDER BY name"):
-        goal = json.loads(row["body"])
-        made = domain.calibrated(goal, calibration)
-        if made is goal:
+        made = as_made(domain, json.loads(row["body"]), calibration)
+        if not made.detail:  # names no process
             continue
         seen, picked = set(), []
         for r in store.query(_DESIGNS, (row["goal_hash"], 8 * limit)):
             if r["design"] not in seen and len(picked) < limit:
                 seen.add(r["design"])
                 picked.append(r)
-        verdicts = domain.verify(made, [json.loads(r["design"]) for r in picked])
+        verdicts = domain.verify(made.goal, [json.loads(r["design"]) for r in picked])
         for j, (r, verdict) in enumerate(zip(picked, verdicts)):
             key = f"cal{calibration['version']}:{row['goal_hash'][:12]}:{j}"
             records += [("hypotheses", {"key": key, "goal_hash": row["goal_hash"], "design": json.loads(r["design"]),
@@ -116,8 +112,7 @@ def recompute(store: Store, domain, calibration: dict | None, limit: int = 32) -
                                         "origin": "recalibrated"}),
                         ("verdicts", {"hypothesis_key": key, "merit": verdict.get("merit"),
                                       "solved": int(bool(verdict.get("solved"))),
-                                      "detail": {**verdict, "calibration": calibration["version"],
-                                                 "recomputed_from": r["key"]}})]
+                                      "detail": {**verdict, **made.detail, "recomputed_from": r["key"]}})]
         goals += 1
     store.put_many(records)
     return {"goals": goals, "verdicts": len(records) // 2}

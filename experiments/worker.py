@@ -18,8 +18,8 @@ import json
 import numpy as np
 
 from specialist.core import Best, Checked, Group, Proposals
-from experiments.measurements import as_made
-from specialist.domain import Curves, Domain
+from experiments.measurements import as_made, latest_calibration
+from specialist.domain import Curves, Domain, Process
 from specialist.store import Store
 
 _BEST_KNOWN = """SELECT h.design FROM hypotheses h JOIN verdicts v ON v.hypothesis_key = h.key
@@ -39,8 +39,9 @@ class Experiments:
         goal (for expert iteration) and each goal's sampled group with its merits (for the
         group-relative policy gradient) and its valid refined designs (for hindsight pairs)."""
         records, best, groups, sampled_solved, sampled_best = [], [], [], [], []
+        calibration = latest_calibration(self.store) if isinstance(self.domain, Process) else None  # once a round
         for slot, (task, designs) in enumerate(zip(proposals.tasks, proposals.designs)):
-            goal, made = task.goal, as_made(self.store, self.domain, task.goal)
+            goal, made = task.goal, as_made(self.domain, task.goal, calibration)
             verdicts = self.domain.verify(made.goal, designs)
             refined = self._refine(task.goal_hash, made.goal, designs, verdicts)
             tried = [(d, v, "sampled") for d, v in zip(designs, verdicts)] + refined

@@ -127,7 +127,7 @@ class DropFolder:
     def _quarantine(self, files: list[Path], reason: str) -> None:
         free = _free_stem(self.quarantine, files[0].stem, [p.suffix for p in files] + [".reason.txt"])
         note = f"{reason}\nfiles: {', '.join(p.name for p in files)}\n"
-        _write_atomic(self.quarantine / f"{free}.reason.txt", note)  # the reason first: never unexplained
+        write_atomic(self.quarantine / f"{free}.reason.txt", note)  # the reason first: never unexplained
         for p in files:
             try:
                 os.replace(p, self.quarantine / f"{free}{p.suffix}")
@@ -258,7 +258,8 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Write a text file under a temporary name, then rename it: readers never see it half-written."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

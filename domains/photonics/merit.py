@@ -213,8 +213,8 @@ class Made:
         """(mean merit_B over the copies, its gradient in the designed thicknesses)."""
         B = len(mats_BxL)
         mats, d = self._copies(mats_BxL, d_BxL)
-        merit_BR, grad_BR = _rows(_value_and_grad, self.ev._problem, mats, d, self.ev._static)
-        live = (jnp.asarray(d_BxL, jnp.float64)[:, None, :] * self.factor_RxL[None]) > 0
+        merit_BR, grad_BR = self.ev.value_and_grad(mats, d)
+        live = d.reshape(B, self.R, -1) > 0  # a copy's layer floored at 0 passes no gradient back
         grad = (grad_BR.reshape(B, self.R, -1) * self.factor_RxL[None] * live).mean(axis=1)
         return merit_BR.reshape(B, self.R).mean(axis=1), grad
 

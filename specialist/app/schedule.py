@@ -165,19 +165,21 @@ def round_goals(goals: TrainGoals | Sequence[Task], round_: int, cfg: Config, st
             cell at the prior, goals ranked by what ``goals`` knows).
         lab: the lab's active goals, which take the round's last slots in turn.
     """
-    tasks = _train_tasks(goals, round_, cfg, store)
-    n_lab = min(len(lab), max(1, int(cfg.daemon.lab_share * len(tasks)))) if lab else 0
-    return tasks[:len(tasks) - n_lab] + [lab[(round_ * n_lab + i) % len(lab)] for i in range(n_lab)]
-
-
-def _train_tasks(goals: TrainGoals | Sequence[Task], round_: int, cfg: Config, store: Store | None) -> list[Task]:
     if not isinstance(goals, TrainGoals):
         goals = TrainGoals.from_tasks(goals)
+    picks = _train_positions(goals, round_, cfg, store)
+    n_lab = min(len(lab), max(1, int(cfg.daemon.lab_share * len(picks)))) if lab else 0
+    # the slots lab goals take: their training goals are not read from the store
+    return goals.tasks(picks[:len(picks) - n_lab]) + [lab[(round_ * n_lab + i) % len(lab)] for i in range(n_lab)]
+
+
+def _train_positions(goals: TrainGoals, round_: int, cfg: Config, store: Store | None) -> list[int]:
+    """Positions of the round's training goals in ``goals`` (every slot, lab goals aside)."""
     if not len(goals):
         raise ValueError("no training goals to schedule")
     d, store = cfg.daemon, store if store is not None else goals.store
     if d.edge_share <= 0:
-        return goals.tasks(_draw(goals, round_, cfg, None, None))
+        return _draw(goals, round_, cfg, None, None)
     window = [tuple(r) for r in store.query(_WINDOW, (d.edge_window,))] if store is not None else []
     goals.worked(window)
     weights = np.array([mgpo_weight(float(p), cfg.learner.mgpo_lambda) for p in goals.solve_rates(window)])
@@ -186,7 +188,7 @@ def _train_tasks(goals: TrainGoals | Sequence[Task], round_: int, cfg: Config, s
         if earlier not in recorded:  # in flight: its goals count as worked on
             picks = np.array(_draw(goals, earlier, cfg, weights, last))
             last[picks] = np.maximum(last[picks], earlier)
-    return goals.tasks(_draw(goals, round_, cfg, weights, last))
+    return _draw(goals, round_, cfg, weights, last)
 
 
 def _draw(goals: TrainGoals, round_: int, cfg: Config, weights: np.ndarray | None,

@@ -20,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from feeds.lab import write_atomic
 from feeds.labgoals import LabGoals, designs as lab_designs
 from specialist import domain as domains
 from specialist.cli.io import config_arg, data_dir_arg, emit, json_flag, load_config, paths, read_json
@@ -139,9 +140,7 @@ def _export(domain, entry: dict, folder: Path) -> list[str]:
     written = []
     for suffix, text in files.items():
         path = folder / f"{entry['name']}.{suffix}"
-        tmp = path.with_name(f".{path.name}.part")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, text)
         written.append(str(path))
     return written
 
