@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from specialist import config
 from specialist.errors import InputError
@@ -89,3 +90,51 @@ def paths(args: argparse.Namespace) -> Paths:
         raise InputError("--data-dir", "", f"is '{args.data_dir}', which is a file; allowed: a directory, "
                          "existing or to be created")
     return Paths(folder)
+
+
+def csv_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--csv", metavar="FILE.csv", help="also write the table as CSV (one header row, then numbers)")
+
+
+def plot_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the result into this PNG file")
+
+
+def write_csv(path: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Write a CSV table (numbers with repr precision), whole or not at all."""
+    lines = [",".join(header)] + [",".join(_cell(v) for v in row) for row in rows]
+    write_text(path, "\n".join(lines) + "\n", "--csv")
+
+
+def write_text(path: str, text: str, option: str) -> None:
+    """Write a file named on the command line through a temporary file and a rename, so a reader
+    never sees half of it; a folder that does not exist or cannot be written is an InputError."""
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(option, "", f"is '{path}', which is a directory; allowed: a file name")
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, target)
+    except OSError as err:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        raise InputError(option, "", f"is '{path}', which cannot be written ({err.strerror}); allowed: a file in "
+                         "an existing, writable folder") from None
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return repr(v + 0.0)  # + 0.0 turns -0.0 into 0.0
+    return str(v)
+
+
+def fmt(x: float, digits: int = 6) -> str:
+    """A number for people: fixed digits, never '-0.000000' (a negative that rounds to zero)."""
+    text = f"{x:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def count_note(shown: int, total: int, noun: str) -> str:
+    """'15 of 301 wavelengths shown' (or 'all 31 wavelengths'), for tables that sample rows."""
+    return f"all {total} {noun}" if shown >= total else f"{shown} of {total} {noun} shown"
