@@ -10,12 +10,14 @@ domain's Spec and are not set in the file.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Sequence
 from urllib.parse import urlsplit
 
 from specialist.domain import GROUP as DOMAINS
@@ -203,6 +205,33 @@ class TrackingSection:
 
 
 @dataclass(frozen=True)
+class RetentionSection:
+    """What the daemon keeps on disk (section [retention]); see specialist.app.retention."""
+
+    hypotheses_days: float = _f(2.0, "days of complete hypotheses and verdicts kept, counted back from the "
+                                "newest round; older rounds keep their aggregates, each goal's best and latest "
+                                "designs, and every lab goal's verdict (a day kept holds about 3 GB of store at "
+                                "the rate measured, 93 MB in 45 minutes)")
+    every_minutes: float = _f(60.0, "minutes between compactions of the store and prunings of champion "
+                                    "versions (one also runs at start)")
+    keep_champions: int = _f(5, "newest champion versions the daemon registered that keep their registry entry "
+                             "and artifacts; the champion alias's version, versions registered by hand and "
+                             "versions with other tags are always kept")
+    log_max_mb: float = _f(20.0, "size of the daemon log, in MiB, at which it is rotated")
+    log_backups: int = _f(5, "rotated daemon logs kept (daemon.log.1 newest; at least 1)")
+
+    def __post_init__(self):
+        checks = [("hypotheses_days", self.hypotheses_days > 0, "a number of days > 0"),
+                  ("every_minutes", self.every_minutes > 0, "a number of minutes > 0"),
+                  ("keep_champions", self.keep_champions >= 0, "a whole number >= 0"),
+                  ("log_max_mb", self.log_max_mb > 0, "a size in MiB > 0"),
+                  ("log_backups", self.log_backups >= 1, "a whole number >= 1")]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise InputError("retention config", name, f"is {getattr(self, name)!r}; allowed: {allowed}")
+
+
+@dataclass(frozen=True)
 class Config:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -212,6 +241,7 @@ class Config:
     feeds: FeedsSection = field(default_factory=FeedsSection)
     ray: RaySection = field(default_factory=RaySection)
     tracking: TrackingSection = field(default_factory=TrackingSection)
+    retention: RetentionSection = field(default_factory=RetentionSection)
 
 
 _POSITIVE = {"goals_per_round", "group", "temperature", "rounds_in_flight", "width", "layers", "heads",
@@ -275,6 +305,28 @@ def names(text: str) -> tuple[str, ...]:
     return tuple(x.strip() for x in text.split(",") if x.strip())
 
 
+def check_families(cfg: Config, families: Sequence[str], source: str) -> None:
+    """Refuse ``daemon.skip_families`` naming a family the domain does not know.
+
+    Only the domain knows its families, so the command that loads it calls this (this module
+    imports no domain).
+
+    Args:
+        cfg: the loaded configuration.
+        families: the domain's goal families (its ``Families`` capability).
+        source: the configuration file, for the message.
+
+    Raises:
+        InputError: naming the file, the field, the unknown names and the allowed ones.
+    """
+    unknown = [f for f in cfg.daemon.skipped_families if f not in families]
+    if unknown:
+        listed = ", ".join(f"'{f}'" for f in unknown)
+        raise InputError(source, "daemon.skip_families", f"names {listed}, which "
+                         f"{'is not a goal family' if len(unknown) == 1 else 'are not goal families'} of domain "
+                         f"'{cfg.daemon.domain}'; allowed: comma-separated names from {', '.join(families)}")
+
+
 def int_list(text: str, source: str, field: str = "", least: int = 1) -> list[int]:
     """Whole numbers >= ``least`` from comma-separated text.
 
@@ -317,6 +369,9 @@ def _section(source: str, name: str, cls: type, values: Any):
             continue
         kind = type(default)
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) > sys.float_info.max:
+                raise InputError(source, where, f"is a whole number of {len(str(abs(value)))} digits; allowed: a "
+                                 "finite number")
             value = float(value)
         if type(value) is not kind:
             raise InputError(source, where, f"is {value!r}; allowed: a {kind.__name__} "
@@ -364,7 +419,8 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        # JSON's escapes are TOML's; DEL, which TOML also forbids raw, JSON leaves as it is
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     return repr(value)
 
 

@@ -22,6 +22,7 @@ missing one serves:
     Curves        curves(goal, design)                     series the dashboard draws
     ClaimCheck    claim_figures(goal, design)              the figures a paper's claim states, simulated
     Benchmarks    validation_goals(), classic(...)         goals to tune on, and problems with known answers
+    Families      families                                 the goal families daemon.skip_families may name
     Pretrained    weights()                                the weights a new daemon starts from
     Exports       export(goal, design)                     a design in the files its users make it from
     Tolerance     tolerance(goal, design, ...)             Monte Carlo over manufacturing errors
@@ -218,6 +219,17 @@ class Benchmarks(Protocol):
 
 
 @runtime_checkable
+class Families(Protocol):
+    """The goal families (a goal's ``provenance.family``) the domain's goals carry, so that a
+    configuration naming an unknown one is refused when the domain is loaded:
+
+        unknown = set(cfg.daemon.skipped_families) - set(domain.families)
+    """
+
+    families: tuple[str, ...]
+
+
+@runtime_checkable
 class Pretrained(Protocol):
     """Weights the domain package ships, made by ``specialist pretrain --ship``; a daemon starts
     from them unless its configuration says otherwise (``learner.start_from``).
@@ -252,7 +264,10 @@ class Tolerance(Protocol):
         """Monte Carlo over ``runs`` made copies, each layer's thickness off by a normal error of
         ``thickness_pct`` percent and each film material's index by one normal offset of
         ``index_sigma``: {"merit" (nominal), "mean", "std", "median", "p90", "solved_share",
-        "runs", "thickness_pct", "index_sigma", "seed"}."""
+        "runs", "thickness_pct", "index_sigma", "seed"}; a domain may add a per-part sensitivity
+        as "sensitivity": [{"layer", "material", "thickness_nm", "dmerit_dnm", "merit_plus_1pct",
+        "merit_minus_1pct"}, ...] with "most_sensitive_layers" (photonics does; the command line
+        prints it where present)."""
 
 
 @runtime_checkable
@@ -269,7 +284,7 @@ class Process(Protocol):
 
 
 CAPABILITIES = (Synthetic, Hindsight, Generator, Optimizer, LabData, Curves, ClaimCheck, Benchmarks,
-                Pretrained, Exports, Tolerance, Process)
+                Families, Pretrained, Exports, Tolerance, Process)
 
 
 def available() -> dict[str, Any]:

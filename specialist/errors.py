@@ -16,7 +16,9 @@ class InputError(ValueError):
     def __init__(self, source: str, field: str, problem: str):
         self.source, self.field, self.problem = source, field, problem
         where = f"{source}: field '{field}'" if field else f"{source}:"
-        super().__init__(f"{where} {problem}".rstrip(".") + ".")
+        text = f"{where} {problem}".rstrip(".") + "."
+        # one line whatever the input quoted in it holds (a name, a value, a path with a line break)
+        super().__init__(text.replace("\r", "\\r").replace("\n", "\\n"))
 
     def within(self, source: str) -> "InputError":
         """The same error, re-attributed to a file once the caller knows its name."""

@@ -82,3 +82,14 @@ class Paths:
     def ray_processes(self) -> Path:
         """The running daemon's Ray processes (pid, start time), for reaping after a kill -9."""
         return self.data_dir / "ray-processes.json"
+
+    @property
+    def disk_parts(self) -> dict[str, tuple[Path, ...]]:
+        """The data directory's parts as ``specialist status`` counts their disk use, each with the
+        paths it is made of (SQLite databases with their journal files); the rest is "other"."""
+        def sqlite(db: Path) -> tuple[Path, ...]:
+            return (db, *(db.with_name(db.name + tail) for tail in ("-wal", "-shm", "-journal")))
+
+        return {"store": sqlite(self.store), "checkpoints": (self.checkpoints, self.champion),
+                "mlflow": (*sqlite(self.mlflow_db), self.mlflow_artifacts), "logs": (self.logs,),
+                "drop": (self.drop, self.goals_drop), "quarantine": (self.quarantine,)}

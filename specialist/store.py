@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -66,6 +67,17 @@ MIGRATIONS: tuple[str, ...] = (
         body TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('active', 'withdrawn')),
         provenance TEXT NOT NULL, submitted_at REAL NOT NULL, withdrawn_at REAL, updated_at REAL NOT NULL);
     """,
+    # What a round's hypotheses came to, written when retention compacts the round (specialist.app.
+    # retention): its counts, solve rates and merits over every hypothesis it checked (recalibrated
+    # ones aside), and how many of its hypotheses (each with its verdict) were deleted since.
+    """
+    CREATE TABLE round_aggregates (round INTEGER PRIMARY KEY, hypotheses INTEGER NOT NULL,
+        sampled INTEGER NOT NULL, valid INTEGER NOT NULL, solved INTEGER NOT NULL,
+        sampled_solved INTEGER NOT NULL, goals INTEGER NOT NULL, goals_solved INTEGER NOT NULL,
+        goals_sampled_solved INTEGER NOT NULL, best_merit REAL, mean_best_merit REAL,
+        params_version INTEGER, first_at REAL NOT NULL, last_at REAL NOT NULL,
+        removed INTEGER NOT NULL DEFAULT 0, compacted_at REAL NOT NULL);
+    """,
 )
 
 # Per table: its key column; for tables whose records may be superseded, the condition under
@@ -85,6 +97,7 @@ _TABLES = {
     # A lab goal's row is rewritten on withdrawal and on a later submission under its name
     # (feeds.labgoals decides what is allowed).
     "lab_goals": ("name", "1", "updated_at"),
+    "round_aggregates": ("round", None, "compacted_at"),
 }
 _JSON_COLUMNS = {"authors", "categories", "links", "design", "measurement", "body", "provenance",
                  "detail", "metrics", "position", "report", "verdict"}
@@ -104,6 +117,11 @@ class Store:
         # Used from one thread at a time, though not always the one that opened it (actor threads).
         self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
+        self.timeout_s = timeout_s
+        if self._db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None:
+            # A new file: pages freed by deletions can be handed back (``reclaim``). Only a file
+            # without tables can switch; an existing store keeps its mode (see ``reclaim``).
+            self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -176,6 +194,57 @@ class Store:
     def count(self, table: str, where: str = "", params: tuple = ()) -> int:
         sql = f"SELECT COUNT(*) FROM {table}" + (f" WHERE {where}" if where else "")
         return int(self._db.execute(sql, params).fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE) on the store's connection, for statements
+        ``put`` does not cover: committed when the block ends, rolled back if it raises, so a
+        process killed inside it leaves the store as it was."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def verified_count(self) -> int:
+        """Verdicts ever written: those stored plus those retention deleted from compacted rounds."""
+        removed = self._db.execute("SELECT COALESCE(SUM(removed), 0) FROM round_aggregates").fetchone()[0]
+        return self.count("verdicts") + int(removed)
+
+    def round_totals(self) -> dict[int, int]:
+        """Hypotheses written per round: those stored plus those retention deleted, so a round
+        stays complete however much of it was compacted."""
+        totals = {int(r): int(n) for r, n in self.query("SELECT round, COUNT(*) FROM hypotheses GROUP BY round")}
+        for r, n in self.query("SELECT round, removed FROM round_aggregates WHERE removed > 0"):
+            totals[int(r)] = totals.get(int(r), 0) + int(n)
+        return totals
+
+    def reclaim(self, wait_s: float = 2.0) -> int:
+        """Hand the pages that deletions freed back to the file system and truncate the write-ahead
+        log; returns the pages handed back.
+
+        A store created with auto_vacuum INCREMENTAL (every store first created at schema version 7 or
+        later) shrinks.
+        An older one cannot switch without a full ``VACUUM``, which needs the daemon stopped and
+        room for a copy; it keeps its free pages and fills them with new rows first, so it stops
+        growing instead of shrinking. The log is truncated unless a reader holds it for more than
+        ``wait_s`` seconds (then on a later call).
+        """
+        freed = 0
+        if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:  # 2: INCREMENTAL
+            freed = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
+            # a page per step, and execute() stops at the first one: executescript steps to the end
+            self._db.executescript("PRAGMA incremental_vacuum;")
+        self._db.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.OperationalError:  # busy: the log is reused as it is
+            pass
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+        return freed
 
     def evaluations(self) -> list[dict[str, Any]]:
         """Every held-out evaluation's report, oldest version first."""

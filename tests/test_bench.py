@@ -84,7 +84,8 @@ def test_propose_json_gives_a_verified_design_within_the_budget(tmp_path, data_d
     files = _goal_files(tmp_path, data_dir)
     assert main(["propose", files[0], "--budget", "20", "--data-dir", str(data_dir), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"design", "merit", "solved", "evaluations", "source", "wall_s"} and doc["evaluations"] <= 20
+    assert set(doc) == {"design", "merit", "solved", "evaluations", "source", "method", "seed", "wall_s"}
+    assert doc["evaluations"] <= 20 and doc["method"] == "specialist" and doc["seed"] == 0
     assert doc["source"] in ("sampled", "retrieved", "optimizer start", "refined")
     assert 0 < doc["wall_s"] < 600
     assert main(["evaluate", files[0], _write(tmp_path, doc["design"]), "--json"]) == 0

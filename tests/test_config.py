@@ -97,3 +97,14 @@ def test_one_model_config_takes_its_size_from_the_file_and_its_shape_from_the_do
     assert ModelConfig is config.ModelConfig
     cfg = config.load(None, {"model": {"width": 64}}).model.for_domain(Spec("x", 11, 7, 5))
     assert (cfg.vocab_size, cfg.max_tokens, cfg.cond_dim, cfg.width, cfg.layers) == (11, 7, 5, 64, 4)
+
+
+def test_skipped_families_are_checked_against_the_families_a_domain_names(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[daemon]\nskip_families = "b, x, y"\n')
+    cfg = config.load(str(path))  # the file alone cannot tell: only the domain knows its families
+    config.check_families(config.load(None, {"daemon": {"skip_families": "a,b"}}), ("a", "b"), "c")
+    with pytest.raises(InputError) as err:
+        config.check_families(cfg, ("a", "b"), str(path))
+    assert str(err.value) == (f"{path}: field 'daemon.skip_families' names 'x', 'y', which are not goal families of "
+                              "domain 'photonics'; allowed: comma-separated names from a, b.")

@@ -219,3 +219,99 @@ def test_the_robust_merits_gradient_matches_finite_differences(domain):
 def test_bad_robustness_is_named(domain, robustness, field):
     with pytest.raises(InputError, match=f"field '{field}'"):
         domain.verify({**GOAL, "robustness": robustness}, [_design(LAYERS)])
+
+
+# --- per-layer sensitivity ----------------------------------------------------------------------
+
+def _tmm_merit(layers, goal=GOAL):
+    """The GUIDE's merit of a design, every target point solved by tmm (an independent oracle)."""
+    terms = []
+    for t in goal["targets"]:
+        lo, hi = (t["wavelength_nm"], t["wavelength_nm"]) if np.isscalar(t["wavelength_nm"]) else t["wavelength_nm"]
+        angle, pol = t.get("angle_deg", 0), t.get("polarization", "avg")
+        pols = "s" if angle == 0 else ("sp" if pol == "avg" else pol)
+        for wl in np.linspace(lo, hi, t.get("points", 1)):
+            R, T = _tmm_rt(layers, wl, angle, pols)
+            q = {"R": R, "T": T, "A": 1 - R - T}[t["quantity"]]
+            v = {"<=": max(0.0, q - t["value"]), ">=": max(0.0, t["value"] - q), "=": abs(q - t["value"])}
+            terms.append((t.get("weight", 1.0), v[t["relation"]] / t.get("tolerance", 0.01)))
+    w, v = np.array(terms).T
+    return math.sqrt(np.sum(w * v * v) / np.sum(w))
+
+
+def _changed(layers, l, d):
+    return [(m, d if i == l else t) for i, (m, t) in enumerate(layers)]
+
+
+def test_sensitivity_gradient_is_the_finite_difference_of_an_independent_merit(domain):
+    rows = domain.tolerance(GOAL, _design(LAYERS), runs=4)["sensitivity"]
+    assert [(r["layer"], r["material"], r["thickness_nm"]) for r in rows] == \
+        [(i + 1, m, d) for i, (m, d) in enumerate(LAYERS)]
+    h = 1e-3  # nm: centred differences, error ~ h^2 merit''' (tiny) + roundoff 1e-16 / h
+    for l, (_, d) in enumerate(LAYERS):
+        fd = (_tmm_merit(_changed(LAYERS, l, d + h)) - _tmm_merit(_changed(LAYERS, l, d - h))) / (2 * h)
+        assert rows[l]["dmerit_dnm"] == pytest.approx(fd, rel=1e-5, abs=1e-9)
+    assert max(abs(r["dmerit_dnm"]) for r in rows) > 1e-3  # the check compares numbers that matter
+
+
+def test_sensitivity_plus_minus_one_percent_are_the_perturbed_designs_merits(domain):
+    report = domain.tolerance(GOAL, _design(LAYERS), runs=4)
+    nominal = _tmm_merit(LAYERS)
+    assert report["merit"] == pytest.approx(nominal, rel=1e-9)
+    moved = {}
+    for l, (_, d) in enumerate(LAYERS):
+        plus, minus = _tmm_merit(_changed(LAYERS, l, 1.01 * d)), _tmm_merit(_changed(LAYERS, l, 0.99 * d))
+        assert report["sensitivity"][l]["merit_plus_1pct"] == pytest.approx(plus, rel=1e-9)
+        assert report["sensitivity"][l]["merit_minus_1pct"] == pytest.approx(minus, rel=1e-9)
+        moved[l + 1] = max(abs(plus - nominal), abs(minus - nominal))
+    assert report["most_sensitive_layers"] == sorted(moved, key=lambda k: -moved[k])[:3]
+
+
+def test_sensitivity_of_a_robust_goal_is_of_its_merit_as_verify_scores_it(domain):
+    goal = {**GOAL, "materials": [{"name": "H", "n": INLINE["H"]}, {"name": "L", "n": INLINE["L"]}],
+            "robustness": ROBUST}
+    layers = [("H", 60.0), ("L", 95.5), ("H", 120.25), ("L", 30.0)]
+    rows = domain.tolerance(goal, _design(layers), runs=4)["sensitivity"]
+    h = 1e-3
+    for l, (_, d) in enumerate(layers):
+        plus, minus, up, down = (domain.verify(goal, [_design(_changed(layers, l, x))])[0]["merit"]
+                                 for x in (d + h, d - h, 1.01 * d, 0.99 * d))
+        assert rows[l]["dmerit_dnm"] == pytest.approx((plus - minus) / (2 * h), rel=1e-5, abs=1e-9)
+        assert (rows[l]["merit_plus_1pct"], rows[l]["merit_minus_1pct"]) == pytest.approx((up, down), rel=1e-9)
+
+
+def test_tolerance_command_prints_the_sensitivity_table(tmp_path, capsys):
+    from specialist.cli import main
+
+    goal, design = tmp_path / "g.json", tmp_path / "d.json"
+    goal.write_text(json.dumps(GOAL))
+    design.write_text(json.dumps(_design(LAYERS)))
+    assert main(["tolerance", str(goal), str(design), "--runs", "4", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [set(r) for r in report["sensitivity"]] == [{"layer", "material", "thickness_nm", "dmerit_dnm",
+                                                         "merit_plus_1pct", "merit_minus_1pct"}] * len(LAYERS)
+    assert len(report["most_sensitive_layers"]) == 3
+    assert main(["tolerance", str(goal), str(design), "--runs", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "per-layer sensitivity" in out and "dmerit/dnm" in out
+    first = report["most_sensitive_layers"][0]
+    assert any(line.split("│")[1].strip() == str(first) and "* 1" in line for line in out.splitlines() if "│" in line)
+
+
+def test_a_design_meeting_every_target_has_zero_gradient_not_nan(tmp_path, capsys):
+    """The merit is sqrt of a mean that is 0 where no point violates: the gradient there is 0."""
+    from specialist.cli import main
+
+    goal = {**GOAL, "targets": [{**t, "value": 1.0, "relation": "<="} for t in GOAL["targets"] if t["quantity"] == "R"]}
+    files = {"g.json": goal, "d.json": _design(LAYERS)}
+    for name, doc in files.items():
+        (tmp_path / name).write_text(json.dumps(doc))
+    args = [str(tmp_path / "g.json"), str(tmp_path / "d.json"), "--runs", "8"]
+    assert main(["tolerance", *args, "--json", "--csv", str(tmp_path / "s.csv"), "--plot", str(tmp_path / "t.png")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["merit"] == 0.0 and report["solved_share"] == 1.0
+    assert [r["dmerit_dnm"] for r in report["sensitivity"]] == [0.0] * len(LAYERS)
+    rows = (tmp_path / "s.csv").read_text().splitlines()
+    assert rows[0] == "layer,material,thickness_nm,dmerit_dnm,merit_plus_1pct,merit_minus_1pct"
+    assert len(rows) == 1 + len(LAYERS) and "nan" not in "".join(rows)
+    assert (tmp_path / "t.png").read_bytes().startswith(b"\x89PNG")

@@ -171,7 +171,7 @@ def test_bench_text_output_has_a_row_per_goal_and_method(tmp_path, capsys):
     goal = write(tmp_path, "g.json", GOAL)
     assert main(["bench", goal, "--methods", "random,gradient", "--budgets", "5,30"]) == 0
     out = capsys.readouterr().out
-    assert "per goal: 2 rows of 2" in out and "random" in out and "gradient" in out and "budget 30" in out
+    assert "per goal (all 2 rows: goal x method)" in out and "random" in out and "gradient" in out and "budget 30" in out
 
 
 # --- 7. messages that blamed the wrong thing ------------------------------------------------------
@@ -179,15 +179,32 @@ def test_bench_text_output_has_a_row_per_goal_and_method(tmp_path, capsys):
 @pytest.mark.parametrize("spec", ["inf", "nan", "400:inf:3", "-inf:700:3"])
 def test_simulate_refuses_non_finite_wavelengths_naming_the_option(tmp_path, capsys, spec):
     err = refused(capsys, ["simulate", write(tmp_path, "d.json", DESIGN), f"--wavelengths={spec}"],
-                  "error: --wavelengths", "finite wavelengths in nm", "start:stop:count")
+                  "error: --wavelengths", "not finite", "wavelengths in nm from 1 to 1e6", "start:stop:count")
     assert "incident" not in err
+
+
+INLINE_DESIGN = {"incident": {"name": "one", "n": 1.0}, "substrate": {"name": "glass", "n": 1.5},
+                 "layers": [{"material": {"name": "H", "n": 2.0}, "thickness_nm": 100.0}]}
 
 
 @pytest.mark.parametrize("tail", [["--wavelengths", "-400:700:3"], ["--wavelengths=-400:700:3"],
                                   ["--wavelengths", "-400"], ["--wavelengths", "-4e2:700:3"]])
 def test_simulate_refuses_negative_wavelengths_in_a_sentence(tmp_path, capsys, tail):
     refused(capsys, ["simulate", write(tmp_path, "d.json", DESIGN), *tail, "--json"],
-            "error: --wavelengths", "-400 nm", "must be > 0", "start:stop:count")
+            "error: --wavelengths", "-400 nm", "must be from 1 to 1e6", "start:stop:count")
+
+
+@pytest.mark.parametrize("spec", ["1e-300", "0.5:700:3", "400:2e6:3", "1e7"])
+def test_simulate_refuses_wavelengths_beyond_1_nm_to_1_mm(tmp_path, capsys, spec):
+    refused(capsys, ["simulate", write(tmp_path, "d.json", INLINE_DESIGN), f"--wavelengths={spec}", "--json"],
+            "error: --wavelengths", "must be from 1 to 1e6")
+
+
+@pytest.mark.parametrize("incident", ["Ag", {"name": "lossy", "n": 1.5, "k": 0.5}])
+@pytest.mark.parametrize("command", ["simulate", "colour", "phase"])
+def test_an_absorbing_incident_medium_is_refused_by_every_analysis(tmp_path, capsys, incident, command):
+    path = write(tmp_path, "d.json", {**INLINE_DESIGN, "incident": incident})
+    refused(capsys, [command, path, "--json"], "error: ", "d.json", "incident", "lossless")
 
 
 @pytest.mark.parametrize("band, end", [([100, 3000], 100), ([400, 3000], 3000), ([100, 700], 100)])
@@ -221,3 +238,35 @@ def test_unknown_material_close_to_a_known_one_suggests_it(tmp_path, capsys, nam
 def test_unknown_material_far_from_every_known_one_suggests_nothing(tmp_path, capsys):
     path = write(tmp_path, "d.json", {**DESIGN, "layers": [{"material": "Unobtainium", "thickness_nm": 1.0}]})
     assert "did you mean" not in refused(capsys, ["simulate", path], "'Unobtainium'; known materials:")
+
+
+def test_gradient_starts_fit_a_narrow_thickness_range(tmp_path, capsys):
+    """Its thin starts are 20-200 nm cut to the goal's range; a range beside that window is used whole."""
+    goal = write(tmp_path, "g.json", {**GOAL, "thickness_nm": [300, 500]})
+    assert main(["propose", goal, "--method", "gradient", "--budget", "30", "--json", "--data-dir",
+                 str(tmp_path / "d")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert all(300 <= layer["thickness_nm"] <= 500 for layer in doc["design"]["layers"])
+
+
+def test_bench_reports_no_design_as_null_merit(tmp_path, capsys):
+    argv = ["bench", write(tmp_path, "g.json", GOAL), "--methods", "gradient", "--budgets", "1", "--data-dir",
+            str(tmp_path / "d")]
+    assert main([*argv, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)  # strict JSON: no Infinity
+    assert doc["results"][0]["merit"] is None and doc["summary"][0]["median_merit"] is None
+    assert main(argv) == 0
+    assert "inf" not in capsys.readouterr().out
+    refused(capsys, [*argv[:2], "--methods", "", "--budgets", "1"], "error: --methods", "comma-separated names")
+
+
+def test_config_text_round_trips_and_huge_whole_numbers_are_refused(tmp_path, capsys):
+    import tomllib
+
+    path = tmp_path / "c.toml"
+    path.write_text('[tracking]\nexperiment = "a\\tb\\nc\\u007f\\"q\\\\"\n')
+    assert main(["run", "--print-config", "--config", str(path)]) == 0
+    assert tomllib.loads(capsys.readouterr().out)["tracking"]["experiment"] == 'a\tb\nc\x7f"q\\'
+    path.write_text("[daemon]\ntemperature = 1" + "0" * 400 + "\n")
+    refused(capsys, ["run", "--print-config", "--config", str(path)], "c.toml", "daemon.temperature",
+            "finite number")

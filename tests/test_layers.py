@@ -25,10 +25,13 @@ def _modules() -> dict[str, Path]:
 
 MODULES = _modules()
 
+# a domain's command modules (commands, simulate_command, design_commands, ...) and the cli gathering them
+COMMAND_MODULES = r"domains\.\w+\.(\w+_)?commands?|domains\.\w+\.cli"
+
 
 def layer(module: str) -> int:
     """1 contracts, 2 domains and workers, 3 the application, 4 benchmarks, 5 the command line."""
-    if module.startswith("specialist.cli") or re.fullmatch(r"domains\.\w+\.commands", module):
+    if module.startswith("specialist.cli") or re.fullmatch(COMMAND_MODULES, module):
         return 5  # a domain's commands plug into the command line and sit with it
     if module.startswith("specialist.benchmarks"):
         return 4

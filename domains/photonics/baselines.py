@@ -263,8 +263,14 @@ def _thin_starts(ev: Evaluator, n: int, rng: np.random.Generator):
     for b in range(n):
         k = int(rng.integers(1, min(3, ev.goal.max_layers) + 1))
         mats[b, :k] = rng.integers(0, len(ev.goal.materials), k)
-        d[b, :k] = rng.uniform(max(lo, 20.0), min(hi, 200.0) if hi > max(lo, 20.0) else hi, k)
+        d[b, :k] = rng.uniform(*_moderate(lo, hi), k)
     return mats, np.clip(d, 0, hi)
+
+
+def _moderate(lo: float, hi: float) -> tuple[float, float]:
+    """20-200 nm cut to the goal's thickness range [lo, hi]; the whole range where they miss."""
+    a, b = max(lo, 20.0), min(hi, 200.0)
+    return (a, b) if a <= b else (lo, hi)
 
 
 def _quarter_wave_starts(ev: Evaluator, n: int, rng: np.random.Generator):

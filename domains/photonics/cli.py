@@ -6,6 +6,8 @@ module below holds a few commands and their options.
 
 from __future__ import annotations
 
-from domains.photonics import commands
+from domains.photonics import commands, design_commands, simulate_command
+from domains.photonics import analysis_commands
 
-COMMANDS = {**commands.COMMANDS}
+COMMANDS = {**simulate_command.COMMANDS, **commands.COMMANDS, **design_commands.COMMANDS}
+COMMANDS.update(analysis_commands.COMMANDS)

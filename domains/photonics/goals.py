@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from domains.photonics import materials
-from domains.photonics.design import Design, material_json
+from domains.photonics.design import MAX_THICKNESS_NM, Design, material_json
 from domains.photonics.materials import Material
 from specialist.errors import InputError
 
@@ -42,6 +42,12 @@ _GOAL_KEYS = {"name", "domain", "incident", "substrate", "materials", "max_layer
               "provenance", "robustness", "process", "calibration"}
 _TARGET_KEYS = {"quantity", "polarization", "angle_deg", "wavelength_nm", "points", "relation",
                 "value", "tolerance", "weight"}
+# The merit divides violations (fractions, at most 1) by the tolerance, squares them and weighs
+# them: these bounds keep every term and the weights' sum finite and nonzero in float64 (a
+# tolerance of 1e-320 or a weight of 1e308 made the merit infinite or NaN), and are far beyond
+# what a lab asks (tolerances 1e-4 to 0.05, weights 0.5 to 2 in the curriculum).
+MIN_TOLERANCE = 1e-9
+WEIGHTS = (1e-6, 1e6)
 
 
 @dataclass(frozen=True)
@@ -175,7 +181,7 @@ def parse(obj: Any, source: str = "goal") -> Goal:
         substrate=materials.parse(obj["substrate"], source, "substrate"),
         materials=tuple(materials.parse(m, source, f"materials[{i}]") for i, m in enumerate(mats)),
         max_layers=_int(obj.get("max_layers", 20), source, "max_layers", 1, 200),
-        thickness_nm=_range(obj.get("thickness_nm", [0, 1000]), source, "thickness_nm", 0.0),
+        thickness_nm=_range(obj.get("thickness_nm", [0, 1000]), source, "thickness_nm", 0.0, MAX_THICKNESS_NM),
         max_total_thickness_nm=_optional_positive(obj.get("max_total_thickness_nm"), source),
         targets=tuple(_target(t, source, f"targets[{i}]") for i, t in enumerate(targets)),
         solved_below=_positive(obj.get("solved_below", 1.0), source, "solved_below"),
@@ -220,8 +226,8 @@ def _target(obj: Any, source: str, where: str) -> Target:
         raise InputError(source, f"{where}.points", f"is {points}; a single wavelength has 1 point")
     return Target(quantity, pol, float(angle), (lo, hi), points, relation,
                   _values(obj["value"], points, source, f"{where}.value"),
-                  _positive(obj.get("tolerance", 0.01), source, f"{where}.tolerance"),
-                  _positive(obj.get("weight", 1.0), source, f"{where}.weight"))
+                  _bounded(obj.get("tolerance", 0.01), source, f"{where}.tolerance", MIN_TOLERANCE, math.inf),
+                  _bounded(obj.get("weight", 1.0), source, f"{where}.weight", *WEIGHTS))
 
 
 def _robustness(obj: Any, source: str) -> Robustness | None:
@@ -330,16 +336,24 @@ def _int(x: Any, source: str, where: str, lo: int, hi: int) -> int:
     return x
 
 
-def _range(x: Any, source: str, where: str, lo_min: float) -> tuple[float, float]:
+def _range(x: Any, source: str, where: str, lo_min: float, hi_max: float = math.inf) -> tuple[float, float]:
     if not (isinstance(x, list) and len(x) == 2 and all(_number(v) for v in x)
-            and lo_min <= x[0] <= x[1]):
-        raise InputError(source, where, f"is {json.dumps(x)}; allowed: [lo, hi] with {lo_min:g} <= lo <= hi")
+            and lo_min <= x[0] <= x[1] <= hi_max):
+        upper = "" if hi_max == math.inf else f" <= {hi_max:g}"  # a design's layer is at most 1 mm thick
+        raise InputError(source, where, f"is {json.dumps(x)}; allowed: [lo, hi] with {lo_min:g} <= lo <= hi{upper}")
     return float(x[0]), float(x[1])
 
 
 def _positive(x: Any, source: str, where: str) -> float:
     if not (_number(x) and x > 0):
         raise InputError(source, where, f"is {x!r}; allowed: a number > 0")
+    return float(x)
+
+
+def _bounded(x: Any, source: str, where: str, lo: float, hi: float) -> float:
+    if not (_number(x) and lo <= x <= hi):
+        upper = "" if hi == math.inf else f" and at most {hi:g}"
+        raise InputError(source, where, f"is {x!r}; allowed: a number of at least {lo:g}{upper}")
     return float(x)
 
 

@@ -31,6 +31,11 @@ from specialist.errors import InputError
 
 _DATA = Path(__file__).with_name("data") / "materials.json"
 _HC_EV_NM = 1239.8419843320026  # photon energy [eV] times wavelength [nm]
+# Bounds of an inline material's index: wider than any library material's (n 0.04 to 4.5, k up to
+# 523, the metals far in the infrared), and narrow enough that the transfer matrices stay finite
+# (n = 1e-300 or 1e150, or k = 1e300, made the spectra NaN).
+INLINE_N = (1e-3, 1e3)
+INLINE_K_MAX = 1e3
 
 
 @dataclass(frozen=True)
@@ -152,9 +157,9 @@ def parse(spec: Any, source: str, where: str, known: dict[str, Material] | None 
         if extra:
             raise InputError(source, where, f"has unknown keys {sorted(extra)}; an inline "
                              "material has only name, n and k")
-        if not (_is_number(n) and n > 0 and _is_number(k) and k >= 0):
+        if not (_is_number(n) and INLINE_N[0] <= n <= INLINE_N[1] and _is_number(k) and 0 <= k <= INLINE_K_MAX):
             raise InputError(source, where, f"has n={n!r}, k={k!r}; an inline material needs "
-                             "a finite n > 0 and a finite k >= 0")
+                             f"n from {INLINE_N[0]:g} to {INLINE_N[1]:g} and k from 0 to {INLINE_K_MAX:g}")
         return inline(spec["name"], float(n), float(k))
     raise InputError(source, where, f"is {json.dumps(spec)}; a material is a library name or "
                      '{"name": ..., "n": ..., "k": ...}')

@@ -248,13 +248,21 @@ def _quantities(p, mats_BxL, d_BxL, pols, thick):
 
 def _violations(p, q_BxP):
     excess = q_BxP - p["value"]
-    return jnp.where(p["le"], jnp.maximum(excess, 0.0),
-                     jnp.where(p["ge"], jnp.maximum(-excess, 0.0), jnp.abs(excess))) / p["tol"]
+    v = jnp.where(p["le"], jnp.maximum(excess, 0.0),
+                  jnp.where(p["ge"], jnp.maximum(-excess, 0.0), jnp.abs(excess))) / p["tol"]
+    # A quantity that is not finite (a spectrum that overflowed) meets no target: max(NaN, 0) may
+    # be 0, and a NaN merit reads as met below, so it would count as solved.
+    return jnp.where(jnp.isfinite(q_BxP), v, jnp.inf)
 
 
 def _merit_of(p, mats_BxL, d_BxL, pols, thick):
     v = _violations(p, _quantities(p, mats_BxL, d_BxL, pols, thick))
-    return jnp.sqrt(jnp.sum(p["weight"] * v * v, axis=1) / jnp.sum(p["weight"]))
+    # padding points (weight 0) count for nothing, even where their quantity is not finite
+    mean_B = jnp.sum(jnp.where(p["weight"] > 0, p["weight"] * v * v, 0.0), axis=1) / jnp.sum(p["weight"])
+    # sqrt's derivative is infinite at 0, where the mean's is 0 (no point violates): the product
+    # would be NaN for a design that meets every target. The merit's gradient there is 0.
+    met_B = mean_B > 0
+    return jnp.where(met_B, jnp.sqrt(jnp.where(met_B, mean_B, 1.0)), 0.0)
 
 
 _merit = jax.jit(_merit_of, static_argnames=("pols", "thick"))

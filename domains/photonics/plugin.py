@@ -16,18 +16,24 @@ from domains.photonics import (baselines, calibration as calibration_mod, classi
                                encoding, exports, extract, families, goals as goals_mod, merit, results, synthetic,
                                tolerance as tolerance_mod)
 from specialist.domain import Spec
+from specialist.errors import InputError
+
+# the families goals are generated in, and the goals extracted from papers ("paper"): what a
+# training goal's provenance.family holds, so what daemon.skip_families may name
+GOAL_FAMILIES = (*families.FAMILIES, "paper")
 
 
 class PhotonicsDomain:
     """Thin-film coating design, verified by the transfer-matrix solver.
 
     Beyond the Domain protocol it offers every optional capability of ``specialist.domain``:
-    Synthetic, Hindsight, Generator, Optimizer, LabData, Curves, ClaimCheck, Benchmarks, Pretrained,
-    Exports, Tolerance and Process.
+    Synthetic, Hindsight, Generator, Optimizer, LabData, Curves, ClaimCheck, Benchmarks, Families,
+    Pretrained, Exports, Tolerance and Process.
     """
 
     spec = Spec("photonics", vocab_size=encoding.VOCAB, max_tokens=encoding.MAX_TOKENS, cond_dim=encoding.COND_DIM)
     methods = baselines.METHODS
+    families = GOAL_FAMILIES
 
     def __init__(self, cache_size: int = 64):
         self._evaluators: OrderedDict[str, merit.Evaluator] = OrderedDict()
@@ -162,8 +168,8 @@ class PhotonicsDomain:
     def ood_goals(self, skipped=()) -> list[dict]:
         """Every family but curve_hidden moved into the wavelength band that pretraining and the
         generator leave out (``bands.OOD_NM``, 1150-1450 nm), and held-out goals of the
-        ``skipped`` families (``families.ood``; Benchmarks)."""
-        return families.ood(tuple(skipped))
+        ``skipped`` families (``families.ood``; Benchmarks); "paper" has no held-out goals to add."""
+        return families.ood(tuple(f for f in skipped if f in families.FAMILIES))
 
     def classic(self, search, budgets, seed: int = 0) -> list[dict]:
         """A broadband antireflection coating and a quarter-wave reflector at each budget
@@ -186,7 +192,9 @@ class PhotonicsDomain:
     def tolerance(self, goal: dict, design: dict, thickness_pct: float = 1.0, index_sigma: float = 0.01,
                   runs: int = 200, seed: int = 0) -> dict:
         """The merit over ``runs`` copies made with thickness and film-index errors, with each
-        copy's merit as "merits" (``tolerance.tolerance``, which states the draws; Tolerance).
+        copy's merit as "merits" (``tolerance.tolerance``, which states the draws; Tolerance), and
+        per layer the merit's derivative in its thickness and the merit with it 1 % thicker and
+        thinner as "sensitivity", the layers that move it most as "most_sensitive_layers".
         Raises InputError for a bad argument or a design that breaks the goal's limits."""
         ev = self._evaluator(goal)
         return tolerance_mod.tolerance(ev, self._design(ev.goal, design), thickness_pct, index_sigma, runs, seed)
@@ -224,7 +232,9 @@ class PhotonicsDomain:
 
 def _cached(cache: OrderedDict, goal: dict, size: int, make):
     """``make()`` for ``goal``, kept in a bounded least-recently-used cache."""
-    key = families.goal_hash(goal) + goal.get("name", "")
+    if not isinstance(goal, dict):  # checked here: the key is made before the goal is parsed
+        raise InputError("goal", "", f"is {type(goal).__name__} {str(goal)[:40]!r}; allowed: a JSON object (a goal)")
+    key = families.goal_hash(goal) + str(goal.get("name", ""))
     if key not in cache:
         cache[key] = make()
         if len(cache) > size:

@@ -177,3 +177,56 @@ def incoherent(nk_MxW, wavelength_W, sin_A, inc, mats_BxL, d_BxL, sub_B, sub_mm_
 
 coherent_jit = jax.jit(coherent, static_argnames=("pols",))
 incoherent_jit = jax.jit(incoherent, static_argnames=("pols",))
+
+
+# --- amplitudes and fields (the designer's analyses: phase, group delay, field profile) ---------
+
+def amplitudes(nk_MxW, wavelength_W, sin_A, inc, mats_BxL, d_BxL, sub_B, pols=POLARIZATIONS):
+    """Complex amplitude coefficients r and t of coherent stacks on semi-infinite substrates.
+
+    Both refer to the tangential field components (Macleod's convention): r = (eta_0 B - C) /
+    (eta_0 B + C) is the reflected over the incident tangential E at the front surface and
+    t = 2 eta_0 / (eta_0 B + C) the tangential E just inside the substrate over the incident one,
+    so r_p = r_s and t_p = t_s at normal incidence. In the Born & Wolf convention of tmm, whose p
+    amplitudes are of the whole field vector, r_p(tmm) = -r_p and t_p(tmm) = t_p cos(theta_0) /
+    cos(theta_sub); s amplitudes agree. Time dependence exp(-i w t), as everywhere in the solver.
+
+    Args and shapes as ``coherent``.
+
+    Returns:
+        (r_BxAxPxW, t_BxAxPxW, T_BxAxPxW) with T the power transmittance.
+    """
+    _, phase, eta = _tables(nk_MxW, wavelength_W, sin_A, inc)
+    vec = _propagate(phase, eta, mats_BxL, d_BxL, sub_B, pols)
+    r_out, t_out, T_out = [], [], []
+    for p in pols:
+        e0, (b, c) = eta[p][inc][None], vec[p]
+        den = e0 * b + c
+        r_out.append((e0 * b - c) / den)
+        t_out.append(2 * e0 / den)
+        T_out.append(_rt(e0, b, c, eta[p][sub_B])[1])
+    return tuple(jnp.stack(q, axis=2) for q in (r_out, t_out, T_out))
+
+
+def interface_fields(nk_MxW, wavelength_W, sin_A, inc, mats_BxL, d_BxL, sub_B, pol):
+    """Tangential E and H at every interface of coherent stacks, for unit tangential E in the substrate.
+
+    H is in units of the free-space admittance, so H = eta E for a forward wave.
+
+    Returns:
+        (E_KxBxAxW, H_KxBxAxW) with K = L + 1: index l is the front of layer l (0: the front
+        surface), index L the substrate side of the last interface.
+    """
+    _, phase, eta = _tables(nk_MxW, wavelength_W, sin_A, inc)
+    e = eta[pol]
+
+    def step(vec, layer):
+        m_B, d_B = layer
+        cos_d, sin_d = _cos_sin(phase[m_B] * d_B[:, None, None])
+        b, c = vec
+        new = (cos_d * b - 1j * sin_d / e[m_B] * c, -1j * sin_d * e[m_B] * b + cos_d * c)
+        return new, new
+
+    start = (jnp.ones_like(e[sub_B]), e[sub_B])
+    _, (b_L, c_L) = jax.lax.scan(step, start, (mats_BxL.T[::-1], d_BxL.T[::-1]))
+    return (jnp.concatenate([b_L[::-1], start[0][None]]), jnp.concatenate([c_L[::-1], start[1][None]]))

@@ -15,6 +15,7 @@ every scheduling decision (rounds, updates, evaluations, feed polls, shutdown) s
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import signal
@@ -29,10 +30,11 @@ if os.environ.get("RAY_AUTH_MODE", "token") != "token":
 os.environ["RAY_AUTH_MODE"] = "token"  # read when ray is imported, so set before
 
 import ray  # noqa: E402
+from ray._private import ray_constants  # noqa: E402
 from ray.exceptions import GetTimeoutError, RayError  # noqa: E402
 
 from feeds import labgoals  # noqa: E402
-from specialist.app import actors, figures, processes, schedule, status as status_mod, tracking  # noqa: E402
+from specialist.app import actors, figures, processes, retention, schedule, status as status_mod, tracking  # noqa: E402
 from specialist.config import Config  # noqa: E402
 from specialist.core import Checked, Learned, Polled  # noqa: E402
 from specialist.paths import Paths  # noqa: E402
@@ -55,7 +57,7 @@ def run(cfg: Config, data_dir: str | Path, ray_address: str = "", seconds: float
     paths = Paths(Path(data_dir))
     paths.logs.mkdir(parents=True, exist_ok=True)
     lock = processes.lock(paths)
-    _log_to(paths)
+    _log_to(paths, cfg)
     processes.reap_previous(paths)
     store = Store(paths.store)
     logger = tracking.open_run(cfg, paths.data_dir, store)  # the experiment exists before any actor
@@ -254,6 +256,7 @@ class Driver:
         if now >= self.clock["figure"] and self.report.rounds:
             self.clock["figure"] = now + self.cfg.tracking.figure_every_s
             self._figure()
+        retention.tick(self.cfg, self.store, self.logger, now)  # at the first call, then every retention.every_minutes
 
     def _polled(self, report: Polled) -> None:
         for feed, error in report.errors.items():
@@ -323,17 +326,37 @@ class Driver:
             self.logger.close("KILLED")
 
 
+# A local cluster serves this machine alone. Ray binds every server of a node (GCS, raylet, each
+# worker's gRPC server, its agents, the autoscaler's metrics) to loopback when the node's address is
+# loopback, and its one switch for that is the single-machine mode it uses on macOS and Windows.
+# Set before ray.init, so that the GCS and raylet inherit them and hand them on to the workers.
+LOCAL_ENV = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # single machine: the node's address is 127.0.0.1
+    "RAY_USAGE_STATS_ENABLED": "0",  # nothing is reported to Ray's usage statistics server
+    "RAY_enable_metrics_collection": "0",  # no metrics from Ray's own processes: nobody reads them
+}
+
+
 def _start_ray(cfg: Config, address: str) -> None:
+    """Join the cluster at ``address``, else start a local one that listens on loopback only."""
     env = {"env_vars": {"XLA_FLAGS": actors.THREAD_FLAGS}}
-    if address:
+    if address:  # a cluster's nodes must reach this driver: its network is the cluster's business
         ray.init(address=address, runtime_env=env, logging_level=logging.WARNING, log_to_driver=False)
         return
-    ray.init(num_cpus=cfg.ray.num_cpus or None, include_dashboard=False, runtime_env=env,
-             logging_level=logging.WARNING, log_to_driver=False)
+    os.environ.update(LOCAL_ENV)
+    # Ray read the switch when it was imported (a joining daemon must not have it); it looks the
+    # constant up when ray.init picks the node's address, so setting it here is enough.
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    ray.init(address="local", num_cpus=cfg.ray.num_cpus or None, include_dashboard=False, runtime_env=env,
+             logging_level=logging.WARNING, log_to_driver=False)  # "local": never a RAY_ADDRESS cluster
+    node = ray.util.get_node_ip_address()
+    if not ipaddress.ip_address(node).is_loopback:
+        log.warning("the local Ray cluster runs on address %s, not loopback: its ports are reachable from the "
+                    "network (token authentication still guards them)", node)
 
 
-def _log_to(paths: Paths) -> None:
-    handler = logging.FileHandler(paths.daemon_log)
+def _log_to(paths: Paths, cfg: Config) -> None:
+    handler = retention.log_handler(paths.daemon_log, cfg.retention)  # rotated: weeks of running stay bounded
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     console = logging.StreamHandler()
     console.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))

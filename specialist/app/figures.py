@@ -6,10 +6,17 @@ panel name share axes.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")  # a daemon has no screen
 import matplotlib.pyplot as plt  # noqa: E402
+
+from specialist.errors import InputError  # noqa: E402
+
+DPI = 120
 
 
 def designs_against_goals(items: list[tuple[str, list[dict]]]):
@@ -60,8 +67,76 @@ def learning_curve(history: list[dict], baseline: dict | None, pretrain_steps: i
     return fig
 
 
+def tolerance(title: str, report: dict, merits: list[float]):
+    """A tolerance analysis: the made copies' merits as a histogram (the design as designed, the
+    median and the 90th percentile marked) and, where the report has them, each layer's merit
+    with that layer alone 1 % thicker and 1 % thinner; returns the Figure."""
+    layers = report.get("sensitivity") or []
+    fig, axes = plt.subplots(1, 2 if layers else 1, figsize=(11 if layers else 6.5, 4), squeeze=False)
+    ax = axes[0][0]
+    ax.hist(merits, bins=min(40, max(5, len(merits) // 5)), color="C0", alpha=0.75)
+    for key, label, style in (("merit", "as designed", "-"), ("median", "median", "--"), ("p90", "90th pct", ":")):
+        ax.axvline(report[key], color="k", linestyle=style, label=f"{label} {report[key]:.3g}")
+    ax.set_xlabel("merit of a made copy")
+    ax.set_ylabel("made copies")
+    ax.set_title(f"{report['runs']} copies: thickness {report['thickness_pct']:g} %, index {report['index_sigma']:g};"
+                 f" {report['solved_share']:.0%} solved", fontsize=9)
+    ax.legend(fontsize=8)
+    if layers:
+        ax = axes[0][1]
+        x = [r["layer"] for r in layers]
+        ax.bar([i - 0.2 for i in x], [r["merit_plus_1pct"] for r in layers], 0.4, label="layer 1 % thicker")
+        ax.bar([i + 0.2 for i in x], [r["merit_minus_1pct"] for r in layers], 0.4, label="layer 1 % thinner")
+        ax.axhline(report["merit"], color="k", linewidth=1, label="as designed")
+        ax.set_xticks(x)
+        ax.set_xlabel("layer (from the incident side)")
+        ax.set_ylabel("merit")
+        ax.set_ylim(0, 1.25 * max(max(r["merit_plus_1pct"], r["merit_minus_1pct"]) for r in layers) or 1.0)
+        ax.set_title("per-layer sensitivity", fontsize=9)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def close(fig) -> None:
     plt.close(fig)
+
+
+def check_png(path: str, option: str = "--plot") -> None:
+    """Refuse, before any work, a file name that is not .png or a folder that cannot be written.
+
+    Raises:
+        InputError: naming ``option``, the path and what is allowed.
+    """
+    target = Path(path)
+    if target.suffix.lower() != ".png" or target.is_dir():
+        raise InputError(option, "", f"is '{path}'; allowed: a file name ending in .png")
+    folder = target.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise InputError(option, "", f"is '{path}', whose folder does not exist or cannot be written; allowed: "
+                         "a file in an existing, writable folder")
+
+
+def save_png(fig, path: str, option: str = "--plot") -> None:
+    """Write the figure as PNG and close it, through a temporary file and a rename so that a
+    reader never sees half of it.
+
+    Raises:
+        InputError: a path ``check_png`` refuses, or one that cannot be written.
+    """
+    try:
+        check_png(path, option)
+        target = Path(path)
+        tmp = target.with_name(target.name + ".tmp")
+        fig.savefig(tmp, format="png", dpi=DPI)
+        os.replace(tmp, target)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise InputError(option, "", f"is '{path}', which cannot be written ({err.strerror}); allowed: a file in "
+                         "an existing, writable folder") from None
+    finally:
+        plt.close(fig)
 
 
 def _panels(series: list[dict]) -> dict[str, list[dict]]:

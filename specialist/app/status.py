@@ -1,13 +1,16 @@
 """What a daemon is doing: the driver's rolling report, and ``specialist status`` read from the store.
 
 The driver adds each checked round to a ``Report`` and writes its metrics to the tracking run
-and, with a heartbeat, to the store's cursor "daemon"; ``read`` needs only the data directory.
+and, with a heartbeat, to the store's cursor "daemon"; ``read`` needs only the data directory,
+and adds the disk use of its parts (``disk``). ``check`` turns a status document into the
+alive-or-not answer of ``specialist status --check`` for monitoring.
 """
 
 from __future__ import annotations
 
 import fcntl
 import math
+import os
 import time
 from collections import deque
 from pathlib import Path
@@ -15,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from feeds import labgoals
+from specialist.config import Config
 from specialist.core import Best, Checked, Learned
 from specialist.paths import Paths
 from specialist.store import Store
@@ -46,7 +50,7 @@ class Report:
         out = {"papers_ingested": self.store.count("papers"), "results_ingested": self.store.count("results"),
                "goals_open": int(self.store.query(_OPEN_GOALS)[0][0]),
                "goals_train": self.store.count("goals", "split = 'train'"),
-               "hypotheses_verified": self.store.count("verdicts"), "rounds_checked": self.rounds,
+               "hypotheses_verified": self.store.verified_count(), "rounds_checked": self.rounds,
                **feed_metrics(self.store)}
         if self.learner:
             out.update(learner_loss=self.learner.loss, replay_goals=self.learner.replay_goals,
@@ -138,13 +142,13 @@ def read(data_dir: str | Path) -> dict:
         return {"running": _locked(paths.lock), "data_dir": str(paths.data_dir),
                 "papers": store.count("papers"), "results": store.count("results"),
                 "goals": store.count("goals"), "goals_open": int(store.query(_OPEN_GOALS)[0][0]),
-                "hypotheses_verified": store.count("verdicts"),
+                "hypotheses_verified": store.verified_count(),
                 "params_version": beat.get("params_version", last),
                 "last_checkpoint_step": last, "solve_rate": metrics.get("solve_rate"),
                 "round": beat.get("round"), "pid": beat.get("pid"), "host": beat.get("host"),
                 "heartbeat_age_s": None if "heartbeat" not in beat else round(time.time() - beat["heartbeat"], 1),
                 "tracking_run": beat.get("run_id"), "feeds": feed_metrics(store), "metrics": metrics,
-                "lab_goals": lab_summary(store)}
+                "lab_goals": lab_summary(store), "disk": disk(paths)}
     finally:
         store.close()
 
@@ -154,7 +158,7 @@ def empty(data_dir: str | Path) -> dict:
     return {"running": False, "data_dir": str(Paths(data_dir).data_dir), "papers": 0, "results": 0, "goals": 0,
             "goals_open": 0, "hypotheses_verified": 0, "params_version": None, "last_checkpoint_step": None,
             "solve_rate": None, "round": None, "pid": None, "host": None, "heartbeat_age_s": None,
-            "tracking_run": None, "feeds": {}, "metrics": {}, "lab_goals": []}
+            "tracking_run": None, "feeds": {}, "metrics": {}, "lab_goals": [], "disk": disk(Paths(data_dir))}
 
 
 def _locked(path: Path) -> bool:
@@ -168,3 +172,100 @@ def _locked(path: Path) -> bool:
             return True
         fcntl.flock(fh, fcntl.LOCK_UN)
         return False
+
+
+# --- disk use --------------------------------------------------------------------------------
+
+def disk(paths: Paths) -> dict[str, int]:
+    """Bytes per part of the data directory (``Paths.disk_parts``), "other" for the rest and "total".
+
+    Sizes are the files' own (``st_size``), walked without following symbolic links (a link counts
+    nothing): what deleting the data directory would give back, give or take the blocks' rounding.
+    """
+    part_of = {path.name: part for part, members in paths.disk_parts.items() for path in members}
+    out = dict.fromkeys([*paths.disk_parts, "other"], 0)
+    for entry in _entries(paths.data_dir):
+        out[part_of.get(entry.name, "other")] += _size(entry)
+    out["total"] = sum(out.values())
+    return out
+
+
+def _size(top: os.DirEntry) -> int:
+    """Bytes in the file ``top``, or in every file under the folder ``top`` (a stack, not recursion:
+    nesting has no limit that Python's stack would share)."""
+    total, stack = 0, [top]
+    while stack:
+        entry = stack.pop()
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                stack.extend(_entries(entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+        except OSError:  # removed while walked (an old checkpoint the learner drops): holds nothing now
+            continue
+    return total
+
+
+def _entries(folder: str | Path) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as found:
+            return list(found)
+    except OSError:  # gone, or not readable by this user: nothing to count
+        return []
+
+
+def size_text(n: int) -> str:
+    """Bytes for people, in powers of 1000: "0 B", "812 B", "4.1 kB", "312.4 MB", "1.3 GB"."""
+    if n < 1000:
+        return f"{n} B"
+    for unit, scale in (("kB", 1e3), ("MB", 1e6), ("GB", 1e9)):
+        if round(n / scale, 1) < 1000:  # rounded first: 999,960 B is "1.0 MB", never "1000.0 kB"
+            return f"{n / scale:.1f} {unit}"
+    return f"{n / 1e12:.1f} TB"
+
+
+# --- the check for monitoring ----------------------------------------------------------------
+
+def default_max_age(cfg: Config) -> float:
+    """The oldest heartbeat ``status --check`` accepts unless told: the driver writes one every
+    ``tracking.log_every_s`` except while it waits on an actor (a figure's spectra behind a round's
+    checks, the learner catching up), and every such wait ends within ``ray.get_timeout_s``. Older
+    than one wait and two intervals, the driver is stuck (320 s with the defaults)."""
+    return 2 * cfg.tracking.log_every_s + cfg.ray.get_timeout_s
+
+
+def check(paths: Paths, doc: dict, max_age_s: float) -> dict:
+    """Whether the daemon of ``paths`` is alive: {"ok": bool, "reason": one line for people}.
+
+    Alive: a process holds the data directory's lock and the heartbeat it writes to the store is at
+    most ``max_age_s`` old. Until a daemon writes its first heartbeat (the store holds none, or an
+    earlier run's), it is timed from when it took the lock.
+
+    Args:
+        paths: the data directory.
+        doc: its status document (``read`` or ``empty``).
+        max_age_s: the oldest heartbeat that counts as alive, in seconds.
+    """
+    if not doc["running"]:
+        return {"ok": False, "reason": f"no daemon runs on {paths.data_dir}"}
+    pid, started = _holder(paths.lock)
+    age, now, limit = doc["heartbeat_age_s"], time.time(), f"(limit {max_age_s:g} s)"
+    # the heartbeat is this daemon's when it names its pid and was written after it took the lock
+    # (a reused pid holds an older one); 2 s spare the rounding of the age and of file times
+    if age is None or doc["pid"] != pid or now - age < started - 2.0:
+        since = max(0.0, now - started)
+        reason = f"daemon pid {pid or 'unknown'} started {since:.0f} s ago and has written no heartbeat yet {limit}"
+        return {"ok": since <= max_age_s, "reason": reason}
+    if age > max_age_s:
+        return {"ok": False, "reason": f"heartbeat is {age:.0f} s old {limit}: daemon pid {pid} on "
+                                       f"{paths.data_dir} holds its lock but has stopped reporting"}
+    return {"ok": True, "reason": f"daemon pid {pid} on {paths.data_dir}: heartbeat {age:.0f} s old {limit}"}
+
+
+def _holder(lock: Path) -> tuple[int | None, float]:
+    """The pid the lock file holds (None while unreadable) and when it was written: the daemon's start."""
+    try:
+        text, started = lock.read_text().strip(), lock.stat().st_mtime
+    except OSError:  # removed between the lock test and here: the daemon just ended
+        return None, time.time()
+    return (int(text) if text.isdigit() else None), started

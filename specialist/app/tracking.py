@@ -3,6 +3,7 @@
     logger = open_run(cfg, paths, store)     # the daemon's run: created once, continued after
     logger.write({"solve_rate": 0.4, "figures/best": fig}, step=round)      # numbers, figures
     logger.close()                           # FINISHED; a killed daemon leaves it RUNNING
+    prune_champions(logger.client, name, keep=5)   # older promoted versions: registry and artifacts
 
 The run's id is kept in the store (cursor "tracking"), so a restarted daemon writes into the same
 run. The default tracking URI is an absolute sqlite file under the data directory, with the
@@ -21,6 +22,7 @@ os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"  # never unpickle wh
 
 import mlflow  # noqa: E402
 from mlflow.entities import Metric, Param, RunStatus  # noqa: E402
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from specialist.config import Config, as_params  # noqa: E402
@@ -89,6 +91,57 @@ class MlflowLogger:
 
     def close(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status=status)
+
+
+def prune_champions(client: MlflowClient, name: str, keep: int) -> list[str]:
+    """Remove the daemon's champion versions of model ``name`` beyond the newest ``keep``: their
+    artifacts first, then their registry entries (a process killed between the two leaves an entry
+    that the next call removes).
+
+    The daemon's own versions are those ``register`` made: tagged ``params_version`` alone, with
+    their source at ``champion/v<params_version>``. Kept whatever their age: a version any alias
+    points at (``champion`` included), one registered by hand or carrying any other tag, and the
+    artifacts that a kept version's source also names.
+
+    Returns:
+        The registry versions removed, oldest first.
+    """
+    try:
+        aliased = {str(v) for v in client.get_registered_model(name).aliases.values()}
+    except mlflow.exceptions.MlflowException as err:
+        if err.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return []  # nothing promoted yet
+        raise
+    versions = sorted(_versions(client, name), key=lambda v: int(v.version))
+    own = [v for v in versions if _is_daemons(v)]
+    doomed = [v for v in own[:max(0, len(own) - keep)] if str(v.version) not in aliased]
+    gone = {v.version for v in doomed}
+    kept_sources = {v.source.rstrip("/") for v in versions if v.version not in gone}
+    removed = []
+    for v in doomed:
+        source = v.source.rstrip("/")
+        if not any(k == source or k.startswith(source + "/") or source.startswith(k + "/") for k in kept_sources):
+            get_artifact_repository(source).delete_artifacts()
+        client.delete_model_version(name, v.version)
+        removed.append(str(v.version))
+    return removed
+
+
+def _versions(client: MlflowClient, name: str) -> list:
+    """Every version of a registered model, page by page."""
+    out, token = [], None
+    while True:
+        page = client.search_model_versions(f"name = '{name}'", max_results=1000, page_token=token)
+        out += list(page)
+        token = page.token
+        if not token:
+            return out
+
+
+def _is_daemons(version) -> bool:
+    tags = dict(version.tags or {})
+    return (set(tags) == {"params_version"} and bool(version.run_id)
+            and str(version.source or "").rstrip("/").endswith(f"/champion/v{tags['params_version']}"))
 
 
 def open_run(cfg: Config, data_dir: Path, store: Store) -> MlflowLogger:

@@ -4,15 +4,18 @@ Goal files named on the command line are used as they are (and never trained on,
 retrieval); without them the configured domain's held-out set (``curriculum(daemon.seed)``) is
 used, or with --validation its Benchmarks' validation goals. The methods are the specialist and
 the domain's Optimizer methods. The specialist is the data directory's champion (else its
-newest checkpoint), with retrieval over the daemon's training goals. Output (--json):
+newest checkpoint, else the shipped weights), with retrieval over the daemon's training goals.
+Output (--json):
 {"results": [{"goal", "method", "budget", "merit", "solved", "evaluations"}, ...],
  "summary": [{"method", "budget", "solve_rate", "median_merit"}, ...],
- "contamination": {...}, "classic": [...] (with --classic)}
+ "contamination": {...}, "classic": [...] (with --classic), "out": {...} (with --out)}
+With --out DIR every method's best design per goal is written as a file (``design_files``).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -23,7 +26,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from specialist import domain as domains
-from specialist.cli.io import config_arg, data_dir_arg, emit, json_flag, load_config, paths, read_json
+from specialist.cli import design_files
+from specialist.cli.configured import load_domain
+from specialist.cli.io import config_arg, count_note, data_dir_arg, emit, json_flag, load_config, paths, read_json
 from specialist.config import Config, EvaluationSection, int_list
 from specialist.domain import goal_hash
 from specialist.errors import InputError
@@ -33,11 +38,13 @@ DEFAULT_BUDGETS = "10,100,1000"
 SPECIALIST = "specialist"
 
 
-def _methods(domain) -> tuple[str, ...]:
+def method_names(domain) -> tuple[str, ...]:
+    """The specialist, then the domain's per-goal optimizers (its Optimizer capability)."""
     return (SPECIALIST,) + (tuple(domain.methods) if isinstance(domain, domains.Optimizer) else ())
 
 
-def _default_domain():
+@functools.cache  # bench's and propose's --help both name the methods: one load
+def default_domain():
     """The domain the bench's --help describes: the default configuration's (the one --config names
     is read when the bench runs)."""
     try:
@@ -47,7 +54,7 @@ def _default_domain():
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
-    methods = _methods(_default_domain())
+    methods = method_names(default_domain())
     p.add_argument("goals", nargs="*", metavar="GOAL.json", help="goal files (default: the built-in held-out set)")
     p.add_argument("--budgets", default=DEFAULT_BUDGETS, help=f"evaluation budgets, comma-separated (default {DEFAULT_BUDGETS})")
     p.add_argument("--methods", default=None, help=f"comma-separated from {', '.join(methods)} (default all)")
@@ -61,6 +68,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by-family", action="store_true", help="also print the summary per goal family")
     p.add_argument("--classic", action="store_true", help="also solve the classic problems (a broadband "
                    "antireflection coating, a quarter-wave reflector) at each budget and print them")
+    p.add_argument("--out", metavar="DIR", help="also write each method's best design per goal (lowest merit over "
+                   "budgets and seeds) as DIR/<goal>/<method>.json, listed in DIR/index.json with its budget, seed "
+                   "and merit (DIR is made if missing)")
     p.add_argument("--validation", action="store_true", help="use the validation goals (the held-out goals of "
                    "split seed 1, which the daemon never sees) instead of the held-out set: for choosing the "
                    "test-time settings below without touching the test set")
@@ -76,8 +86,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def _parse_list(text: str, option: str, allowed) -> list[str]:
-    values = [x.strip() for x in text.split(",") if x.strip()]
-    if not values or any(v not in allowed for v in values):
+    values = [x.strip() for x in text.split(",")]
+    if not values or "" in values or any(v not in allowed for v in values):
         raise InputError(option, "", f"is '{text}'; allowed: comma-separated names from {', '.join(allowed)}")
     return values
 
@@ -123,16 +133,17 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise InputError("--seed", "", f"is {args.seed}; allowed: a whole number >= 0")
     cfg = load_config(args)
-    domain = domains.load(cfg.daemon.domain)
-    allowed = _methods(domain)
-    methods = _parse_list(args.methods or ",".join(allowed), "--methods", allowed)
+    domain = load_domain(cfg, args)
+    allowed = method_names(domain)
+    methods = _parse_list(",".join(allowed) if args.methods is None else args.methods, "--methods", allowed)
     budgets = int_list(args.budgets, "--budgets")
     seeds = int_list(args.seeds, "--seeds", least=0) if args.seeds else [args.seed]
     skipped = cfg.daemon.skipped_families
     pairs = load_goals(domain, args.goals, args.limit, args.validation, cfg.daemon.seed,
                        skipped if args.ood else None)
     families = {name: domains.family(g) for name, g in pairs}
-    args, results = _settings(args, cfg), []
+    out = design_files.prepare(args.out) if args.out else None  # a bad --out is refused before the work
+    args, results, best = _settings(args, cfg), [], design_files.Best()
     doc: dict = {}
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("bench", total=len(pairs) * len(methods) * len(seeds))
@@ -140,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
             args.seed = seed
             for method in methods:
                 if method == SPECIALIST:
-                    found, doc["contamination"] = _specialist(args, cfg, pairs, budgets, progress, task)
+                    found, doc["contamination"] = _specialist(args, cfg, pairs, budgets, progress, task, best)
                     results += found
                     continue
                 for name, goal in pairs:
@@ -148,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
                         start = time.perf_counter()
                         r = domain.optimize(goal, method, budget, seed)
                         results.append(_row(name, method, budget, r, seed, time.perf_counter() - start))
+                        best.keep(results[-1], r.get("design"))
                     progress.advance(task)
         if args.classic and isinstance(domain, domains.Benchmarks):
             doc["classic"] = domain.classic(_searcher(args, cfg) if SPECIALIST in methods else None, budgets,
@@ -158,13 +170,15 @@ def run(args: argparse.Namespace) -> int:
     if args.by_family:
         doc["by_family"] = [{"family": f, **row} for f in dict.fromkeys(families.values())
                             for row in summarize([r for r in results if r["family"] == f])]
+    if out is not None:
+        doc["out"] = design_files.write(out, best)
     emit(args, doc, _render)
     return 0
 
 
 def _row(name: str, method: str, budget: int, r: dict, seed: int, wall_s: float) -> dict:
     return {"goal": name, "method": method, "budget": budget, "seed": seed,
-            "merit": r["merit"] if r["merit"] is not None else float("inf"),
+            "merit": r["merit"],  # None where nothing valid was found (JSON null)
             "solved": bool(r["solved"]), "evaluations": r["evaluations"], "wall_s": round(wall_s, 4)}
 
 
@@ -181,8 +195,10 @@ def _searcher(args, cfg: Config, exclude: frozenset = frozenset()):
                                                   args.refine_top, args.seed)
 
 
-def _specialist(args, cfg: Config, pairs, budgets, progress, task) -> tuple[list[dict], dict]:
-    """The specialist's rows, and the contamination check of the goals against its training."""
+def _specialist(args, cfg: Config, pairs, budgets, progress, task,
+                best: design_files.Best) -> tuple[list[dict], dict]:
+    """The specialist's rows (their designs handed to ``best``), and the contamination check of
+    the goals against its training."""
     hashes = [goal_hash(g) for _, g in pairs]
     search = _searcher(args, cfg, exclude=frozenset(hashes))
     store = Store(paths(args).store)
@@ -197,7 +213,9 @@ def _specialist(args, cfg: Config, pairs, budgets, progress, task) -> tuple[list
         found = search([g for _, g in chunk], budgets)
         wall = (time.perf_counter() - start) / len(chunk) / len(budgets)  # shared sampling: an even share
         for (name, _), per in zip(chunk, found):
-            rows += [_row(name, SPECIALIST, b, per[b], args.seed, wall) for b in budgets]
+            for b in budgets:
+                rows.append(_row(name, SPECIALIST, b, per[b], args.seed, wall))
+                best.keep(rows[-1], per[b]["design"])
         progress.advance(task, len(chunk))
     return rows, check
 
@@ -213,13 +231,24 @@ def summarize(results: list[dict]) -> list[dict]:
         for seed in dict.fromkeys(r.get("seed", 0) for r in rows):
             mine = [r for r in rows if r.get("seed", 0) == seed]
             per_seed.append({"seed": seed, "solve_rate": float(np.mean([r["solved"] for r in mine])),
-                             "median_merit": float(np.median([r["merit"] for r in mine])),
+                             "median_merit": _median_merit(mine),
                              "wall_s": float(np.median([r.get("wall_s", 0.0) for r in mine]))})
         out.append({"method": method, "budget": budget,
                     "solve_rate": float(np.median([p["solve_rate"] for p in per_seed])),
-                    "median_merit": float(np.median([p["median_merit"] for p in per_seed])),
+                    "median_merit": _median_merit(per_seed, "median_merit"),
                     "wall_s": float(np.median([p["wall_s"] for p in per_seed])), "per_seed": per_seed})
     return out
+
+
+def _median_merit(rows: list[dict], key: str = "merit") -> float | None:
+    """The median merit, a row without a valid design counting as the worst; None where that is
+    one (JSON has no infinity)."""
+    m = float(np.median([np.inf if r[key] is None else r[key] for r in rows]))
+    return m if np.isfinite(m) else None
+
+
+def _merit_text(merit: float | None) -> str:
+    return "-" if merit is None else f"{merit:.4g}"
 
 
 def _render_goals(console: Console, results: list[dict]) -> None:
@@ -229,15 +258,17 @@ def _render_goals(console: Console, results: list[dict]) -> None:
     for r in results:
         rows.setdefault((r["goal"], r["method"], r.get("seed", 0)), {})[r["budget"]] = r
     seeds = len({key[2] for key in rows}) > 1
-    table = Table(title=f"per goal: {len(rows)} rows of {len(rows)} (goal x method{' x seed' if seeds else ''}); "
-                        "merit at each budget, * where solved, - where nothing valid was found")
+    table = Table(title=f"per goal ({count_note(len(rows), len(rows), 'rows')}: goal x method"
+                        f"{' x seed' if seeds else ''}); merit at each budget, * where solved, - where nothing valid "
+                        "was found")
     for col in ("goal", "method", *(["seed"] if seeds else []), *(f"budget {b}" for b in budgets)):
         table.add_column(col, justify="left" if col in ("goal", "method") else "right")
     for (goal, method, seed), by_budget in rows.items():
         cells = []
         for b in budgets:
             r = by_budget.get(b)
-            cells.append("-" if r is None or r["merit"] is None else f"{r['merit']:.4g}" + ("*" if r["solved"] else ""))
+            found = r is not None and r["merit"] is not None and np.isfinite(r["merit"])
+            cells.append(f"{r['merit']:.4g}" + ("*" if r["solved"] else "") if found else "-")
         table.add_row(goal, method, *([str(seed)] if seeds else []), *cells)
     console.print(table)
 
@@ -248,20 +279,22 @@ def _render(doc: dict) -> None:
     seeds = doc.get("seeds", [0])
     over = f", median of {len(seeds)} seeds" if len(seeds) > 1 else ""
     _render_goals(console, doc["results"])
-    table = Table(title=f"bench over {n_goals} goals{over}")
+    rows = count_note(len(doc["summary"]), len(doc["summary"]), "rows")
+    table = Table(title=f"bench over {n_goals} goals{over} ({rows}: method x budget)")
     for col in ("method", "budget", "solve rate", "median merit", "wall s per goal"):
         table.add_column(col, justify="right")
     for s in doc["summary"]:
-        table.add_row(s["method"], str(s["budget"]), f"{s['solve_rate']:.1%}", f"{s['median_merit']:.4g}",
+        table.add_row(s["method"], str(s["budget"]), f"{s['solve_rate']:.1%}", _merit_text(s["median_merit"]),
                       f"{s['wall_s']:.2f}")
     console.print(table)
     if doc.get("by_family"):
-        table = Table(title="per family")
+        rows = count_note(len(doc["by_family"]), len(doc["by_family"]), "rows")
+        table = Table(title=f"per family ({rows}: family x method x budget)")
         for col in ("family", "method", "budget", "solve rate", "median merit"):
             table.add_column(col, justify="right")
         for s in doc["by_family"]:
             table.add_row(s["family"], s["method"], str(s["budget"]), f"{s['solve_rate']:.1%}",
-                          f"{s['median_merit']:.4g}")
+                          _merit_text(s["median_merit"]))
         console.print(table)
     check = doc.get("contamination")
     if check:
@@ -270,3 +303,8 @@ def _render(doc: dict) -> None:
                       f"goals by hash: {verdict}")
     for c in doc.get("classic", []):
         console.print(f"{c['problem']}: {c['summary']}")
+    out = doc.get("out")
+    if out:
+        none = f"; {out['without_design']} goal and method pairs found no valid design" if out["without_design"] else ""
+        console.print(f"wrote {out['designs']} designs (each method's best per goal) to {out['dir']}, listed in "
+                      f"{out['index']}{none}")

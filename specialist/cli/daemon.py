@@ -1,4 +1,4 @@
-"""The daemon's commands: run, pretrain, status, propose, ingest.
+"""The daemon's commands: run, pretrain, status, propose (``specialist.cli.propose``), ingest.
 
 The application (``specialist.app``: Ray, JAX, MLflow) is imported when a command runs, not when
 the command line starts: those imports take seconds that ``--help`` and the other commands
@@ -8,10 +8,8 @@ should not wait for.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
-import time
 from pathlib import Path
 
 from rich.console import Console
@@ -22,7 +20,9 @@ from feeds.arxiv import paper_rows, parse_page
 from feeds.lab import LabFeed
 from specialist import config, domain as domains
 from specialist.app import status as status_mod
-from specialist.cli.io import config_arg, data_dir_arg, emit, json_flag, load_config, paths, read_bytes, read_json
+from specialist.cli import propose as propose_cmd
+from specialist.cli.configured import load_domain
+from specialist.cli.io import config_arg, data_dir_arg, emit, json_flag, load_config, paths, read_bytes
 from specialist.errors import InputError
 from specialist.store import Store
 
@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.seconds is not None and not args.seconds > 0:
         raise InputError("--seconds", "", f"is {args.seconds}; allowed: a number of seconds > 0")
+    load_domain(cfg, args)  # what only the domain can check in the configuration, before Ray starts
     from specialist.app import daemon  # Ray: see the module docstring
 
     return daemon.run(cfg, paths(args).data_dir, args.ray_address, args.seconds)
@@ -95,6 +96,13 @@ def _render_pretraining(doc: dict) -> None:
 
 def status_args(p: argparse.ArgumentParser) -> None:
     data_dir_arg(p)
+    p.add_argument("--check", action="store_true", help="for monitoring: exit 0 when a daemon holds the data "
+                   "directory and its heartbeat is at most --max-age old, else exit 1 with the reason on stderr")
+    p.add_argument("--max-age", type=float, default=None, metavar="SECONDS", help="with --check: the oldest "
+                   "heartbeat that counts as alive (default 2 x tracking.log_every_s + ray.get_timeout_s of "
+                   "--config: 320 s with the defaults)")
+    p.add_argument("--config", metavar="FILE", help="the daemon's TOML configuration, for --check's default "
+                   "--max-age")
     json_flag(p)
 
 
@@ -103,10 +111,33 @@ def status(args: argparse.Namespace) -> int:
     if not where.data_dir.is_dir():
         raise InputError("--data-dir", "", f"{where.data_dir} does not exist; allowed: the data directory of a "
                          "`specialist run`")
+    limit = _max_age(args)
     # a data directory no daemon has used yet: nothing running, nothing stored (and nothing created)
     doc = status_mod.read(where.data_dir) if where.store.exists() else status_mod.empty(where.data_dir)
-    emit(args, doc, _render_status)
-    return 0
+    if not args.check:
+        emit(args, doc, _render_status)
+        return 0
+    doc["check"] = verdict = status_mod.check(where, doc, limit)
+    if args.json:
+        emit(args, doc, _render_status)
+    elif verdict["ok"]:
+        print(verdict["reason"])
+    if not verdict["ok"]:
+        print(verdict["reason"], file=sys.stderr)
+    return 0 if verdict["ok"] else 1
+
+
+def _max_age(args: argparse.Namespace) -> float | None:
+    """--max-age checked (its default from the configuration); None without --check."""
+    if not args.check:
+        if args.max_age is not None:
+            raise InputError("--max-age", "", "is given without --check; allowed: with --check")
+        return None
+    if args.max_age is None:
+        return status_mod.default_max_age(load_config(args))
+    if not 0 < args.max_age < float("inf"):
+        raise InputError("--max-age", "", f"is {args.max_age}; allowed: a number of seconds > 0")
+    return args.max_age
 
 
 def _render_status(doc: dict) -> None:
@@ -122,53 +153,15 @@ def _render_status(doc: dict) -> None:
         best = goal["best_merit"]
         table.add_row(f"lab goal {goal['name']}", "no verified design yet" if best is None else
                       f"best merit {best:.4g}" + (" (solved)" if goal["solved"] else ""))
+    for part, size in doc.get("disk", {}).items():
+        table.add_row(f"disk {part}", status_mod.size_text(size))
     _console.print(table)
 
 
 # --- propose ---------------------------------------------------------------------------------
+# in its own module (methods, plots, the design as a table); the registry finds it here
 
-def propose_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("goal", metavar="GOAL.json", help="the goal")
-    p.add_argument("--budget", type=int, default=100, help="evaluations to spend: sampled designs count 1, "
-                   "refinement as the domain counts it (default 100)")
-    p.add_argument("--out", metavar="DESIGN.json", help="also write the best design to this file")
-    config_arg(p)
-    data_dir_arg(p)
-    json_flag(p)
-
-
-def propose(args: argparse.Namespace) -> int:
-    from specialist.app.serving import serving  # JAX: see the module docstring
-
-    start = time.perf_counter()
-    if args.budget < 1:
-        raise InputError("--budget", "", f"is {args.budget}; allowed: a whole number >= 1")
-    cfg = load_config(args)
-    goal = read_json(args.goal)
-    proposer, retrieval = serving(paths(args), cfg)
-    if proposer is None:
-        raise InputError("--data-dir", "", f"{Path(args.data_dir).absolute()} holds no checkpoint; allowed: "
-                         "the data directory of a daemon that has run (`specialist run`)")
-    try:
-        proposer.domain.encode(goal)  # validates the goal before any work
-        ev = cfg.evaluation
-        result = proposer.best(goal, args.budget, ev.samples, retrieval, ev.retrieved, ev.refine_top)
-    except InputError as err:
-        raise err.within(args.goal) from None
-    result["wall_s"] = round(time.perf_counter() - start, 3)
-    if args.out and result["design"] is not None:
-        Path(args.out).write_text(json.dumps(result["design"], indent=2) + "\n")
-    emit(args, result, _render_proposal)
-    return 0
-
-
-def _render_proposal(doc: dict) -> None:
-    if doc["design"] is None:
-        _console.print(f"no valid design found in {doc['evaluations']} evaluations")
-        return
-    _console.print(f"merit {doc['merit']:.4g} ({'solved' if doc['solved'] else 'not solved'}) after "
-                   f"{doc['evaluations']} evaluations in {doc['wall_s']:.1f} s")
-    _console.print_json(data=doc["design"])
+propose_args, propose = propose_cmd.add_args, propose_cmd.run
 
 
 # --- ingest ----------------------------------------------------------------------------------

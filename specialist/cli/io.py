@@ -84,12 +84,34 @@ def load_config(args: argparse.Namespace) -> config.Config:
 
 
 def paths(args: argparse.Namespace) -> Paths:
-    """The data directory --data-dir names; an existing file there is an InputError."""
+    """The data directory --data-dir names; an existing file there, a name the file system refuses
+    (too long, not searchable) or a store that is no SQLite database is an InputError."""
     folder = Path(args.data_dir)
-    if folder.exists() and not folder.is_dir():
+    try:
+        is_file = folder.exists() and not folder.is_dir()
+        store_exists = Paths(folder).store.exists()
+    except OSError as err:
+        raise InputError("--data-dir", "", f"is '{args.data_dir}', which cannot be used ({err.strerror}); allowed: "
+                         "a directory, existing or to be created") from None
+    if is_file:
         raise InputError("--data-dir", "", f"is '{args.data_dir}', which is a file; allowed: a directory, "
                          "existing or to be created")
-    return Paths(folder)
+    where = Paths(folder)
+    if store_exists and not _sqlite(where.store):
+        raise InputError("--data-dir", "", f"is '{args.data_dir}', whose {where.store.name} is not a SQLite "
+                         "database (another program's file, or damaged); allowed: the data directory of a "
+                         "`specialist run` or `specialist submit`, or a new one")
+    return where
+
+
+def _sqlite(path: Path) -> bool:
+    """Whether ``path`` is a file SQLite opens: empty (a new database) or with SQLite's header."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:  # a folder of that name, or a file this user may not read
+        return False
+    return head in (b"", b"SQLite format 3\x00")
 
 
 def csv_arg(p: argparse.ArgumentParser) -> None:

@@ -23,7 +23,8 @@ from rich.table import Table
 from feeds.lab import write_atomic
 from feeds.labgoals import LabGoals, designs as lab_designs
 from specialist import domain as domains
-from specialist.cli.io import config_arg, data_dir_arg, emit, json_flag, load_config, paths, read_json
+from specialist.cli.io import (config_arg, csv_arg, data_dir_arg, emit, json_flag, load_config, paths, plot_arg,
+                               read_json, write_csv)
 from specialist.errors import InputError
 from specialist.store import Store
 
@@ -178,6 +179,8 @@ def tolerance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("goal", metavar="GOAL.json", help="the goal")
     p.add_argument("design", metavar="DESIGN.json", help="the design")
     _tolerance_options(p)
+    csv_arg(p)
+    plot_arg(p)
     config_arg(p)
     json_flag(p)
 
@@ -192,18 +195,50 @@ def _tolerance_options(p: argparse.ArgumentParser) -> None:
 
 
 def tolerance(args: argparse.Namespace) -> int:
+    if args.plot:
+        from specialist.app import figures  # matplotlib loads only for --plot
+
+        figures.check_png(args.plot)
     domain = domains.load(load_config(args).daemon.domain)
-    report = _tolerance(domain, read_json(args.goal), read_json(args.design), args)
-    emit(args, report, lambda t: _console.print(
-        f"merit {t['merit']:.4g} as designed; over {t['runs']} made copies (thickness {t['thickness_pct']:g} %, index "
-        f"{t['index_sigma']:g}): mean {t['mean']:.4g}, std {t['std']:.4g}, median {t['median']:.4g}, 90th percentile "
-        f"{t['p90']:.4g}; {t['solved_share']:.0%} still solved"))
+    merits: list[float] = []
+    report = _tolerance(domain, read_json(args.goal), read_json(args.design), args, merits)
+    if args.csv:
+        write_csv(args.csv, SENSITIVITY_COLUMNS, ([r[c] for c in SENSITIVITY_COLUMNS]
+                                                  for r in report.get("sensitivity", [])))
+    if args.plot:
+        figures.save_png(figures.tolerance(f"{args.design} against {args.goal}", report, merits), args.plot)
+    emit(args, report, _render_tolerance)
     return 0
 
 
-def _tolerance(domain, goal: dict, design: dict, args: argparse.Namespace) -> dict:
+SENSITIVITY_COLUMNS = ("layer", "material", "thickness_nm", "dmerit_dnm", "merit_plus_1pct", "merit_minus_1pct")
+
+
+def _render_tolerance(t: dict) -> None:
+    _console.print(
+        f"merit {t['merit']:.4g} as designed; over {t['runs']} made copies (thickness {t['thickness_pct']:g} %, index "
+        f"{t['index_sigma']:g}): mean {t['mean']:.4g}, std {t['std']:.4g}, median {t['median']:.4g}, 90th percentile "
+        f"{t['p90']:.4g}; {t['solved_share']:.0%} still solved")
+    if not t.get("sensitivity"):
+        return
+    marked = {layer: rank for rank, layer in enumerate(t.get("most_sensitive_layers", []), start=1)}
+    table = Table(title="per-layer sensitivity of the merit (each layer alone changed)",
+                  caption="* the layers whose 1 % change moves the merit most (1 = most)")
+    for col in ("layer", "material", "thickness nm", "dmerit/dnm", "merit +1 %", "merit -1 %", ""):
+        table.add_column(col, justify="left" if col == "material" else "right")
+    for r in t["sensitivity"]:
+        table.add_row(str(r["layer"]), r["material"], f"{r['thickness_nm']:.2f}", f"{r['dmerit_dnm'] + 0.0:.4g}",
+                      f"{r['merit_plus_1pct']:.4g}", f"{r['merit_minus_1pct']:.4g}",
+                      f"* {marked[r['layer']]}" if r["layer"] in marked else "")
+    _console.print(table)
+
+
+def _tolerance(domain, goal: dict, design: dict, args: argparse.Namespace, merits: list | None = None) -> dict:
+    """The domain's tolerance report without the copies' merits, which go to ``merits`` if given."""
     if not isinstance(domain, domains.Tolerance):
         raise InputError("--tolerance", "", f"is not offered by domain '{domain.spec.name}'")
     report = domain.tolerance(goal, design, args.thickness_pct, args.index_sigma, args.runs, args.seed)
+    if merits is not None:
+        merits.extend(report.get("merits", []))
     report.pop("merits", None)
     return report

@@ -16,9 +16,9 @@ import re
 import sys
 import warnings
 from importlib.metadata import entry_points
-from typing import Sequence
+from typing import NoReturn, Sequence
 
-from specialist.cli import bench, daemon, lab, scaffold
+from specialist.cli import bench, daemon, dashboard, lab, scaffold, service
 from specialist.cli.io import Command
 from specialist.errors import InputError
 
@@ -33,8 +33,8 @@ COMMANDS = {
                         daemon.pretrain_args, daemon.pretrain),
     "status": Command("what the daemon of a data directory is doing, from its store",
                       daemon.status_args, daemon.status),
-    "propose": Command("the best design for a goal within a budget: the champion (else the newest checkpoint, else "
-                       "the shipped weights), verified and refined",
+    "propose": Command("the best design for a goal within a budget: the specialist (the champion, else the newest "
+                       "checkpoint, else the shipped weights), or one of the domain's optimizers (--method)",
                        daemon.propose_args, daemon.propose),
     "ingest": Command("hand measured result files in: check, store with a verdict, copy to the drop folder's "
                       "processed/", daemon.ingest_args, daemon.ingest),
@@ -47,6 +47,10 @@ COMMANDS = {
                        lab.designs_args, lab.designs),
     "tolerance": Command("how a design holds up when made with thickness and index errors (Monte Carlo)",
                          lab.tolerance_args, lab.tolerance),
+    "dashboard": Command("the MLflow UI on the daemon's tracking store, on 127.0.0.1 (an SSH tunnel reaches it)",
+                         dashboard.add_args, dashboard.run),
+    "service": Command("a systemd user unit that keeps the daemon running: printed, or written with --install",
+                       service.add_args, service.run),
     "new-domain": Command("create a new domain package to start from (passes the conformance test)",
                           scaffold.add_args, scaffold.run),
 }
@@ -69,8 +73,19 @@ def plugin_commands() -> dict[str, Command]:
     return found
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse ending a usage error as every other error of the command line ends: one line on
+    stderr, "error: ..." naming the option, and exit status 2 (argparse's own ending is a usage
+    block and a line that starts with the program's name). Sub-commands' parsers are of this class
+    too: ``add_subparsers`` makes its parsers of the parent's class."""
+
+    def error(self, message: str) -> NoReturn:
+        text = message.replace("\r", "\\r").replace("\n", "\\n")  # values as given may hold line breaks
+        self.exit(2, f"error: {text} (see `{self.prog} --help`).\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="specialist", description="A daemon that keeps a small model learning one verifiable "
         "scientific domain, and the tools around it (photonics: thin-film coatings).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

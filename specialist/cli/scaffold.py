@@ -245,7 +245,8 @@ your field (`curriculum`, `from_record`), how goals and designs become numbers a
 (`spec`, `encode`, `decode`), your exact checker (`verify`) and a local optimizer (`refine`).
 Keep the contract in each docstring, and re-run the conformance tests after each change. The
 optional capabilities of `specialist.domain` (Synthetic, Generator, Optimizer, LabData, Curves,
-ClaimCheck, Benchmarks, Hindsight, Pretrained) are methods you may add later; the loop uses each one a domain offers.
+ClaimCheck, Benchmarks, Hindsight, Pretrained, Exports, Tolerance, Process, Families) are methods or
+attributes you may add later; the loop uses each one a domain offers.
 ''')
 
 
