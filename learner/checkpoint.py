@@ -8,7 +8,9 @@ so a process killed mid-save leaves the previous checkpoint as the latest one.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
+import time
 from pathlib import Path
 
 import jax
@@ -17,6 +19,8 @@ from flax import serialization
 
 from learner.train import TrainState, abstract_state
 from specialist.config import ModelConfig
+
+log = logging.getLogger("specialist")
 
 
 class Checkpoints:
@@ -33,6 +37,7 @@ class Checkpoints:
                                                enable_async_checkpointing=False)
         self._manager = ocp.CheckpointManager(self.directory, options=options,
                                               item_names=("state", "meta"))
+        self.skipped: list[str] = []  # what restore set aside, one sentence each
 
     def save(self, state: TrainState, meta: dict) -> int:
         """Save ``state`` and the JSON document ``meta`` at the state's step; returns that step."""
@@ -48,21 +53,39 @@ class Checkpoints:
         return self._manager.latest_step()
 
     def restore(self, template: TrainState) -> tuple[TrainState, dict] | None:
-        """(state, meta) of the latest checkpoint, shaped like ``template``; None if none."""
-        step = self._manager.latest_step()
-        if step is None:
-            return None
+        """(state, meta) of the newest readable checkpoint, shaped like ``template``; None if none.
+
+        A newer checkpoint that cannot be read (truncated or corrupted on disk) is moved aside into
+        ``unreadable/`` beside the checkpoints folder, said in the log and in ``skipped``, and the
+        one before it is restored: the learner goes on from there rather than not at all.
+        """
         abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, template._asdict())
-        out = self._manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
-                                                                  meta=ocp.args.JsonRestore()))
-        return TrainState(**out["state"]), dict(out["meta"])
+        out = self._newest(ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+        return None if out is None else (TrainState(**out["state"]), dict(out["meta"]))
 
     def meta(self) -> dict | None:
-        """The JSON document of the latest checkpoint, without loading its arrays; None if none."""
-        step = self._manager.latest_step()
-        if step is None:
-            return None
-        return dict(self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"])
+        """The JSON document of the newest readable checkpoint, without loading its arrays; None if
+        none (an unreadable newer one is set aside as ``restore`` does)."""
+        out = self._newest(ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        return None if out is None else dict(out["meta"])
+
+    def _newest(self, args):
+        for step in sorted(self._manager.all_steps(), reverse=True):
+            try:
+                return self._manager.restore(step, args=args)
+            except Exception as err:  # orbax and tensorstore raise many kinds for a damaged checkpoint
+                self._set_aside(step, err)
+        return None
+
+    def _set_aside(self, step: int, err: Exception) -> None:
+        target = self.directory.parent / "unreadable" / f"{self.directory.name}-{step}-{time.time_ns()}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(self.directory / str(step)), str(target))
+        self._manager.reload()
+        note = (f"checkpoint step {step} in {self.directory} could not be read ({type(err).__name__}: "
+                f"{str(err)[:200]}); moved to {target}, going on from the checkpoint before it")
+        self.skipped.append(note)
+        log.warning(note)
 
     def close(self) -> None:
         self._manager.close()

@@ -44,3 +44,37 @@ def test_no_checkpoint_restores_nothing_and_old_ones_are_pruned(tmp_path):
     assert ckpt.latest_step() == 4
     assert sorted(int(p.name) for p in (tmp_path / "ckpt").iterdir() if p.name.isdigit()) == [3, 4]
     ckpt.close()
+
+
+def _damage(folder):
+    """Truncate every file of a checkpoint's saved arrays to half its size."""
+    files = [f for f in folder.rglob("*") if f.is_file() and f.stat().st_size > 0]
+    assert files
+    for f in files:
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+
+
+def test_an_unreadable_newest_checkpoint_is_set_aside_and_the_one_before_restored(tmp_path, caplog):
+    a = Learner(CFG, seed=0)
+    ckpt = Checkpoints(tmp_path / "ckpt")
+    _train(a, 2)
+    ckpt.save(a.state, {"at": 2})
+    kept = jax.tree_util.tree_leaves(a.state.params)
+    _train(a, 1)
+    ckpt.save(a.state, {"at": 3})
+    ckpt.close()
+    _damage(tmp_path / "ckpt" / "3")
+    again = Checkpoints(tmp_path / "ckpt")
+    with caplog.at_level("WARNING", logger="specialist"):
+        state, meta = again.restore(Learner(CFG, seed=5).state)
+    assert int(state.step) == 2 and meta == {"at": 2}
+    assert all(np.array_equal(x, y) for x, y in zip(kept, jax.tree_util.tree_leaves(state.params)))
+    assert len(again.skipped) == 1 and "step 3" in again.skipped[0] and "step 3" in caplog.text
+    moved = list((tmp_path / "unreadable").iterdir())
+    assert [p.name.split("-")[:2] for p in moved] == [["ckpt", "3"]]  # kept for a person to look at
+    assert again.latest_step() == 2
+    b = Learner(CFG, seed=0)
+    b.state = state
+    _train(b, 1)
+    assert again.save(b.state, {"at": 3}) == 3 and Checkpoints(tmp_path / "ckpt").meta() == {"at": 3}
+    again.close()

@@ -265,3 +265,27 @@ def test_lab_goals_submitted_around_a_kill_9_are_all_kept_and_worked_on(tmp_path
     assert sorted(p.name for p in (data / "goals" / "processed").iterdir()) == [f"lp-{i}.json" for i in (1, 3, 5, 7)]
     assert not list((data / "goals" / "quarantine").iterdir())
     _check_records(data)
+
+
+def test_an_unreadable_newest_checkpoint_is_set_aside_and_the_daemon_goes_on(tmp_path, start):
+    data = tmp_path / "data"
+    proc = start()
+    _up(data, proc)
+    _wait(lambda: len([p for p in (data / "checkpoints").iterdir() if p.name.isdigit()]) >= 3, 180,
+          "three checkpoints")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 0
+    steps = sorted(int(p.name) for p in (data / "checkpoints").iterdir() if p.name.isdigit())
+    newest = data / "checkpoints" / str(steps[-1])
+    for f in (f for f in newest.rglob("*") if f.is_file() and f.stat().st_size > 0):
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])  # a disk that lost the end of each file
+    proc = start()
+    doc = _up(data, proc)
+    assert doc["params_version"] == steps[-2], "the learner did not go on from the checkpoint before"
+    log = (data / "logs" / "daemon.log").read_text()
+    assert f"checkpoint step {steps[-1]}" in log and "could not be read" in log
+    assert [p.name.split("-")[1] for p in (data / "unreadable").iterdir()] == [str(steps[-1])]
+    _wait(lambda: _last_checkpoint(data) > steps[-1], 180, "a checkpoint beyond the damaged one")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 0
+    _check_records(data)

@@ -84,6 +84,10 @@ class LearnerHost(Host):
     def checkpoint(self) -> int:
         return self.worker.checkpoint()
 
+    def notes(self) -> list[str]:
+        """What restoring the learner had to say: checkpoints that could not be read, set aside."""
+        return list(self.worker.checkpoints.skipped)
+
 
 class EvaluationHost(Host):
     def __init__(self, cfg: Config, paths: Paths):

@@ -94,6 +94,8 @@ class Driver:
         polled, version = self.feeds.poll.remote(only="curriculum"), self.learner.version.remote()
         self._get(polled)
         self.version = self._get(version)
+        for note in self._get(self.learner.notes.remote()):  # e.g. an unreadable checkpoint set aside
+            log.warning(note)
         self.proposer = self._actor(ProposerActor, "proposer", retries=-1)
         self.evaluator = self._actor(EvaluationActor, "evaluation", retries=-1)  # evaluating is idempotent
         self.evaluating = None  # ObjectRef of the evaluation in flight
