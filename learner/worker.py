@@ -101,6 +101,10 @@ class LearnerWorker:
         self.hindsight_buffer: list[tuple[np.ndarray, list[int]]] = []  # encoded pairs, oldest first
         self.hindsight_rows = 0  # hindsight pairs made by this process
 
+    def notes(self) -> list[str]:
+        """What restoring had to say, one sentence each: checkpoints that could not be read, set aside."""
+        return list(self.checkpoints.skipped)
+
     def _start_from(self, folder: Path, model_cfg: ModelConfig) -> None:
         """Parameters from shipped weights, the step advanced past the spectrum phase they did
         (the optimizer's moments start afresh)."""

@@ -145,6 +145,9 @@ class Learns(Protocol):
     def checkpoint(self) -> int:
         """Save the state with the stream positions; returns the step."""
 
+    def notes(self) -> list[str]:
+        """What restoring had to say, one sentence each (e.g. an unreadable checkpoint set aside)."""
+
 
 class Evaluates(Protocol):
     """``learner.evaluation.Evaluation``."""

@@ -85,8 +85,7 @@ class LearnerHost(Host):
         return self.worker.checkpoint()
 
     def notes(self) -> list[str]:
-        """What restoring the learner had to say: checkpoints that could not be read, set aside."""
-        return list(self.worker.checkpoints.skipped)
+        return self.worker.notes()
 
 
 class EvaluationHost(Host):
